@@ -1,0 +1,3 @@
+from musicvae.cli import main
+
+raise SystemExit(main())
