@@ -1,0 +1,110 @@
+"""The converter seam shared by melody, drums and trio: ConverterTensors and window sampling.
+
+Magenta's `to_tensors(item)` runs per piece of the input (after splitting at tempo and time
+signature changes), keeps at most `max_tensors_per_notesequence` windows per piece (random when
+training), then does the same once more over all pieces (data.py split_process_and_combine).
+Here `rng=None` means "all windows, deterministic order" (the parity interface), and an explicit
+numpy Generator means training mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from musicvae.music.notes import NoteSequence
+from musicvae.music.sequences import split_on_time_changes
+
+
+@dataclass(frozen=True, eq=False)
+class ConverterTensors:
+    """Windows of one input: inputs (N, T, D_in), outputs (N, T, D_out), controls (N, T, C),
+    lengths (N,) int32. All windows of a converter have the same T."""
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    controls: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def empty(cls, input_depth: int, output_depth: int, control_depth: int = 0):
+        return cls(
+            np.zeros((0, 0, input_depth), bool),
+            np.zeros((0, 0, output_depth), bool),
+            np.zeros((0, 0, control_depth), bool),
+            np.zeros((0,), np.int32),
+        )
+
+    @classmethod
+    def from_windows(cls, inputs: np.ndarray, outputs: np.ndarray, control_depth: int = 0):
+        """Windows of equal length T: inputs (N, T, D_in), outputs (N, T, D_out)."""
+        n, t = outputs.shape[:2]
+        return cls(
+            inputs,
+            outputs,
+            np.zeros((n, t, control_depth), bool),
+            np.full((n,), t, np.int32),
+        )
+
+    def take(self, index) -> ConverterTensors:
+        return ConverterTensors(
+            self.inputs[index], self.outputs[index], self.controls[index], self.lengths[index]
+        )
+
+
+def concat_tensors(parts: list[ConverterTensors], empty: ConverterTensors) -> ConverterTensors:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty
+    if len(parts) == 1:
+        return parts[0]
+    return ConverterTensors(
+        np.concatenate([p.inputs for p in parts]),
+        np.concatenate([p.outputs for p in parts]),
+        np.concatenate([p.controls for p in parts]),
+        np.concatenate([p.lengths for p in parts]),
+    )
+
+
+def sample_windows(
+    tensors: ConverterTensors, limit: int | None, rng: np.random.Generator | None
+) -> ConverterTensors:
+    """Magenta's maybe_sample_items: random `limit` windows when training, else all of them."""
+    if rng is None or not limit or len(tensors) <= limit:
+        return tensors
+    chosen = np.sort(rng.choice(len(tensors), size=limit, replace=False))
+    return tensors.take(chosen)
+
+
+def unique_rows(windows: np.ndarray) -> np.ndarray:
+    """Distinct windows (N, T) in a deterministic (sorted) order: Magenta's set() dedupe."""
+    if len(windows) <= 1:
+        return windows
+    return np.unique(windows, axis=0)
+
+
+def split_process_and_combine(
+    seq: NoteSequence,
+    to_tensors_fn: Callable[[NoteSequence], ConverterTensors],
+    empty: ConverterTensors,
+    *,
+    presplit: bool,
+    limit: int | None,
+    rng: np.random.Generator | None,
+) -> ConverterTensors:
+    """Magenta data.split_process_and_combine: per piece, sample, concatenate, sample again."""
+    pieces = split_on_time_changes(seq) if presplit else [seq]
+    results = [sample_windows(to_tensors_fn(piece), limit, rng) for piece in pieces]
+    return sample_windows(concat_tensors(results, empty), limit, rng)
+
+
+def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:
+    """(..., T) int -> (..., T, depth) bool."""
+    out = np.zeros(indices.shape + (depth,), dtype=bool)
+    np.put_along_axis(out, indices[..., None], True, axis=-1)
+    return out

@@ -1,0 +1,118 @@
+"""DrumsConverter: drum tracks <-> tensors (Magenta data.py with note_seq's drum encodings).
+
+Output: 512-way one-hot of the per-step class bitmask (MultiDrumOneHotEncoding). With
+`roll_input` the encoder input is the 9-class multi-hot plus a "nothing hit" bit (10 dims).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from musicvae.data.converters.base import (
+    ConverterTensors,
+    one_hot,
+    split_process_and_combine,
+    unique_rows,
+)
+from musicvae.data.converters.melody import quantize_for_bars, window_starts
+from musicvae.music.drums import (
+    NUM_DRUM_CLASSES,
+    DrumTrack,
+    drums_to_notes,
+    extract_drum_tracks,
+    masks_to_roll,
+    pitch_class_table,
+)
+from musicvae.music.notes import NoteSequence
+
+_CLASS_OF_PITCH = pitch_class_table()
+
+
+@dataclass(frozen=True)
+class DrumsConverter:
+    slice_bars: int | None = 2
+    roll_input: bool = False
+    gap_bars: float | None = 1.0
+    max_bars: int | None = 100
+    steps_per_quarter: int = 4
+    quarters_per_bar: int = 4
+    presplit_on_time_changes: bool = True
+    max_tensors_per_notesequence: int | None = 5
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.steps_per_quarter * self.quarters_per_bar
+
+    @property
+    def output_depth(self) -> int:
+        return 2**NUM_DRUM_CLASSES
+
+    @property
+    def input_depth(self) -> int:
+        return NUM_DRUM_CLASSES + 1 if self.roll_input else self.output_depth
+
+    control_depth = 0
+
+    def empty(self) -> ConverterTensors:
+        return ConverterTensors.empty(self.input_depth, self.output_depth)
+
+    def tracks(self, piece: NoteSequence) -> tuple[list[DrumTrack], NoteSequence | None]:
+        """The drum tracks of one piece (already split), and the quantized piece."""
+        quantized = quantize_for_bars(piece, self.steps_per_quarter, self.steps_per_bar)
+        if quantized is None:
+            return [], None
+        tracks = extract_drum_tracks(
+            quantized,
+            _CLASS_OF_PITCH[quantized.pitch.astype(np.int64) & 127],
+            steps_per_bar=self.steps_per_bar,
+            gap_bars=self.gap_bars or float("inf"),
+            max_steps_truncate=self.steps_per_bar * self.max_bars if self.max_bars else None,
+        )
+        return tracks, quantized
+
+    def encode_masks(self, masks: np.ndarray) -> ConverterTensors:
+        """(N, T) class bitmasks -> tensors (roll or one-hot inputs, one-hot outputs)."""
+        outputs = one_hot(masks, self.output_depth)  # (N, T, 512)
+        if self.roll_input:
+            roll = masks_to_roll(masks)  # (N, T, 9)
+            inputs = np.concatenate([roll, (masks == 0)[..., None]], axis=-1)  # (N, T, 10)
+        else:
+            inputs = outputs
+        return ConverterTensors.from_windows(inputs, outputs)
+
+    def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
+        tracks, _ = self.tracks(piece)
+        slice_steps = self.steps_per_bar * self.slice_bars if self.slice_bars else None
+        windows = []
+        for track in tracks:
+            masks = np.asarray(track.events, dtype=np.int64)
+            if slice_steps is None:
+                windows.append(masks[None])
+                continue
+            starts = window_starts(len(masks), slice_steps, self.steps_per_bar)
+            if len(starts):
+                view = np.lib.stride_tricks.sliding_window_view(masks, slice_steps)
+                windows.append(view[starts.start : starts.stop : starts.step])
+        if not windows:
+            return self.empty()
+        return self.encode_masks(unique_rows(np.concatenate(windows)))
+
+    def to_tensors(
+        self, seq: NoteSequence, rng: np.random.Generator | None = None
+    ) -> ConverterTensors:
+        """All distinct windows of `seq` (rng=None), or a random training sample of them."""
+        return split_process_and_combine(
+            seq,
+            self._piece_tensors,
+            self.empty(),
+            presplit=self.presplit_on_time_changes,
+            limit=self.max_tensors_per_notesequence,
+            rng=rng,
+        )
+
+    def from_tensors(self, samples) -> list[NoteSequence]:
+        """(N, T, 512) one-hot or logits -> one drum NoteSequence per sample."""
+        masks = np.argmax(np.asarray(samples), axis=-1)
+        return [drums_to_notes(row, steps_per_quarter=self.steps_per_quarter) for row in masks]

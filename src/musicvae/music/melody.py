@@ -1,0 +1,210 @@
+"""Monophonic melody extraction and decoding, as note_seq's Melody and Magenta's extract_melodies.
+
+A melody is a list of events per 16th step: a MIDI pitch (note-on), NOTE_OFF (-1) or
+NO_EVENT (-2, the previous state continues). `start_step` is the step of the source sequence
+where event 0 falls (always a bar line).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from musicvae.music.notes import DEFAULT_QPM, Note, NoteSequence, Tempo
+
+NOTE_OFF = -1
+NO_EVENT = -2
+
+
+@dataclass
+class Melody:
+    events: list[int] = field(default_factory=list)
+    start_step: int = 0
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @property
+    def end_step(self) -> int:
+        return self.start_step + len(self.events)
+
+    def set_length(self, steps: int) -> None:
+        """note_seq Melody.set_length (on the right): pads with NO_EVENT, ending a held note."""
+        old = len(self.events)
+        if steps <= old:
+            del self.events[steps:]
+            return
+        self.events.extend([NO_EVENT] * (steps - old))
+        for i in range(old - 1, -1, -1):
+            if self.events[i] == NOTE_OFF:
+                break
+            if self.events[i] != NO_EVENT:
+                self.events[old] = NOTE_OFF
+                break
+
+    def pad_left_to_zero(self) -> None:
+        """note_seq set_length(len + start_step, from_left=True): starts the melody at step 0."""
+        self.events[:0] = [NO_EVENT] * self.start_step
+        self.start_step = 0
+
+
+def _melody_from_notes(
+    start_steps: list[int],
+    end_steps: list[int],
+    pitches: list[int],
+    keep: list[bool],
+    search_start: int,
+    steps_per_bar: int,
+    gap_steps: float,
+    pad_end: bool,
+) -> Melody:
+    """Melody.from_quantized_sequence for one instrument's notes sorted by (start, -pitch)."""
+    melody = Melody()
+    if not start_steps:
+        return melody
+    events = melody.events
+    origin = start_steps[0] - (start_steps[0] - search_start) % steps_per_bar
+    last_on = last_off = 0
+    for s, e, pitch, ok in zip(start_steps, end_steps, pitches, keep):
+        if not ok:  # drums and zero-velocity notes are skipped
+            continue
+        s -= origin
+        e -= origin
+        if events:
+            if s == last_on:  # simultaneous onset: the highest pitch came first
+                continue
+            if events and s - last_off >= gap_steps:
+                break
+        # _add_note: the melody now ends at e (overlapped notes are cut).
+        if len(events) > e + 1:
+            del events[e + 1 :]
+        else:
+            events.extend([NO_EVENT] * (e + 1 - len(events)))
+        events[s] = pitch
+        events[s + 1 : e] = [NO_EVENT] * (e - s - 1)
+        events[e] = NOTE_OFF
+        last_on, last_off = s, e
+    if not events:
+        return melody
+    melody.start_step = origin
+    del events[-1]  # strip the final NOTE_OFF
+    length = len(events)
+    if pad_end:
+        length += -length % steps_per_bar
+    melody.set_length(length)
+    return melody
+
+
+def extract_melodies(
+    seq: NoteSequence,
+    *,
+    steps_per_bar: int,
+    gap_bars: float = 1.0,
+    min_bars: int = 1,
+    max_steps_truncate: int | None = None,
+    min_unique_pitches: int = 1,
+    pad_end: bool = True,
+) -> list[Melody]:
+    """Magenta's melody_pipelines.extract_melodies with ignore_polyphonic_notes=True.
+
+    Per instrument, melodies end after `gap_bars` bars of silence; the highest pitch wins among
+    simultaneous onsets; each melody is padded to a bar line and truncated to
+    `max_steps_truncate` (bar-aligned).
+    """
+    if not seq.is_quantized:
+        raise ValueError("extract_melodies needs a quantized sequence")
+    gap_steps = gap_bars * steps_per_bar
+    melodies = []
+    # Notes sorted by (start step, -pitch); the sort is stable like Python's sorted().
+    order = np.lexsort((-seq.pitch.astype(np.int64), seq.start_step))
+    for instrument in np.unique(seq.instrument):
+        idx = order[seq.instrument[order] == instrument]
+        starts = seq.start_step[idx]
+        search_start = 0
+        while True:
+            sel = idx[starts >= search_start]
+            keep = (~seq.is_drum[sel]) & (seq.velocity[sel] != 0)
+            melody = _melody_from_notes(
+                seq.start_step[sel].tolist(),
+                seq.end_step[sel].tolist(),
+                seq.pitch[sel].tolist(),
+                keep.tolist(),
+                search_start,
+                steps_per_bar,
+                gap_steps,
+                pad_end,
+            )
+            search_start = melody.end_step + (-melody.end_step) % steps_per_bar
+            if not melody.events:
+                break
+            if len(melody) < steps_per_bar * min_bars:
+                continue
+            if max_steps_truncate is not None and len(melody) > max_steps_truncate:
+                length = max_steps_truncate
+                if pad_end:
+                    length -= max_steps_truncate % steps_per_bar
+                melody.set_length(length)
+            pitches = np.asarray(melody.events)
+            pitch_classes = np.unique(pitches[pitches >= 0] % 12)
+            if len(pitch_classes) < min_unique_pitches:
+                continue
+            melodies.append(melody)
+    return melodies
+
+
+def clean_leading_note_offs(windows: np.ndarray) -> np.ndarray:
+    """NOTE_OFFs before a window's first note-on become NO_EVENT (note_seq Melody slicing)."""
+    seen_note = np.maximum.accumulate(windows >= 0, axis=-1)
+    return np.where(~seen_note & (windows == NOTE_OFF), NO_EVENT, windows)
+
+
+def melody_to_notes(
+    events,
+    *,
+    steps_per_quarter: int = 4,
+    qpm: float = DEFAULT_QPM,
+    velocity: int = 80,
+    program: int = 0,
+    instrument: int = 0,
+) -> NoteSequence:
+    """note_seq Melody.to_sequence: events (T,) -> notes; the end of the list ends a held note."""
+    events = clean_leading_note_offs(np.asarray(events, dtype=np.int64)).tolist()
+    seconds_per_step = 60.0 / qpm / steps_per_quarter
+    notes: list[Note] = []
+    current: tuple[int, int] | None = None  # (pitch, start step)
+
+    def close(step: int) -> None:
+        pitch, start = current
+        notes.append(
+            Note(
+                pitch=pitch,
+                start=start * seconds_per_step,
+                end=step * seconds_per_step,
+                velocity=velocity,
+                program=program,
+                instrument=instrument,
+                start_step=start,
+                end_step=step,
+            )
+        )
+
+    for step, event in enumerate(events):
+        if event >= 0:
+            if current is not None:
+                close(step)
+            current = (event, step)
+        elif event == NOTE_OFF and current is not None:
+            close(step)
+            current = None
+    if current is not None:
+        close(len(events))
+    total = notes[-1].end if notes else 0.0
+    return NoteSequence.from_notes(
+        notes,
+        tempos=(Tempo(0.0, qpm),),
+        total_time=total,
+        steps_per_quarter=steps_per_quarter,
+        total_quantized_steps=int(math.ceil(total / seconds_per_step)) if notes else 0,
+    )
