@@ -1,0 +1,185 @@
+"""The `musicvae` command line: a table of subcommands, each parsing, calling one function, printing."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from musicvae import __version__
+
+
+def _workers(value: str | None) -> int:
+    return int(value) if value else max(1, (os.cpu_count() or 1))
+
+
+def cmd_configs(args) -> int:
+    from musicvae.configs import CONFIG_MAP
+
+    for name, config in CONFIG_MAP.items():
+        hp = config.hparams
+        print(
+            f"{name:28s} {config.data.kind:6s} {config.data.slice_bars:2d} bars  "
+            f"{config.decoder:22s} enc {list(hp.enc_rnn_size)} dec {list(hp.dec_rnn_size)} "
+            f"z {hp.z_size}"
+        )
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from musicvae.configs import get_config
+    from musicvae.data.convert import run_convert
+
+    config = get_config(args.config)
+    report = run_convert(
+        config,
+        args.inputs,
+        args.output,
+        all_windows=args.all_windows,
+        seed=args.seed,
+        workers=_workers(args.workers),
+        progress=not args.quiet,
+    )
+    t = report["totals"]
+    print(
+        f"{config.name}: {t['files']} files, {t['with_windows']} with windows "
+        f"({t['windows']} windows), {t['without_windows']} without, {t['failed']} failed "
+        f"in {report['elapsed_s']:.1f} s; report: {Path(args.output) / 'report.json'}"
+    )
+    for entry in report["files"]:
+        if "error" in entry:
+            print(f"  failed: {entry['file']}: {entry['error']}")
+    if t["with_windows"] == 0:
+        print(f"error: no input yielded a {config.data.kind} window", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_manifest(manifest: dict, output: str) -> None:
+    c = manifest["counts"]
+    print(
+        f"{manifest['config']}: {c['files_read']} files read, {c['files_failed']} failed, "
+        f"{c['files_with_windows']} with windows; windows: train {c['windows']['train']}, "
+        f"eval {c['windows']['eval']} ({manifest['elapsed_s']:.1f} s)"
+    )
+    print(f"dataset: {output} (manifest.json)")
+    for entry in manifest["failed"][:10]:
+        print(f"  failed: {entry['file']}: {entry['error']}")
+    if len(manifest["failed"]) > 10:
+        print(f"  ... and {len(manifest['failed']) - 10} more in manifest.json")
+
+
+def cmd_prepare(args) -> int:
+    from musicvae.configs import get_config
+    from musicvae.data.build import parse_shard, prepare_dataset, resolve_sources
+
+    config = get_config(args.config)
+    workers = _workers(args.workers)
+    sources, extra = resolve_sources(args.input, progress=not args.quiet, workers=workers)
+    manifest = prepare_dataset(
+        config,
+        sources,
+        args.output,
+        workers=workers,
+        eval_fraction=args.eval_fraction,
+        max_windows_per_file=args.max_windows_per_file,
+        shard=parse_shard(args.shard),
+        progress=not args.quiet,
+        extra_manifest=extra,
+    )
+    _print_manifest(manifest, args.output)
+    windows = manifest["counts"]["windows"]
+    if windows["train"] + windows["eval"] == 0:
+        print(f"error: no input yielded a {config.data.kind} window", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Until a model exists, the demo prepares a small folk dataset and prints its report."""
+    args.config = "cat-mel_2bar_small"
+    args.input = [f"folk:{args.tunes}"]
+    args.eval_fraction = 0.1
+    args.max_windows_per_file = None
+    args.shard = None
+    return cmd_prepare(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="musicvae", description="MusicVAE in PyTorch, faithful to Magenta."
+    )
+    parser.add_argument("--version", action="version", version=f"musicvae {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("configs", help="list the registered configs")
+    p.set_defaults(func=cmd_configs)
+
+    p = sub.add_parser(
+        "convert",
+        help="MIDI files -> windows (.npz per file + report.json), as Magenta's converters",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".mid/.midi files or folders")
+    p.add_argument("--config", required=True, help="config name (see `musicvae configs`)")
+    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument(
+        "--all-windows",
+        action="store_true",
+        help="every distinct window, no cap (Magenta inference mode without a cap); default: "
+        "a training sample of at most max_tensors_per_notesequence windows per file",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the training sample")
+    p.add_argument("--workers", help="parallel processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("prepare", help="build a training dataset (sharded, resumable, parallel)")
+    p.add_argument("--config", required=True, help="config name (see `musicvae configs`)")
+    p.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        help="MIDI folders/files, or the built-in corpus: folk (all) or folk:N (N tunes)",
+    )
+    p.add_argument("--output", required=True, help="dataset folder (resumed if it exists)")
+    p.add_argument("--workers", help="parallel processes (default: all cores)")
+    p.add_argument("--eval-fraction", type=float, default=0.1, help="share of files for eval")
+    p.add_argument("--max-windows-per-file", type=int, help="cap windows per file (default: all)")
+    p.add_argument("--shard", help="i/N: prepare only shard i of N (split a corpus over machines)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("demo", help="the out-of-the-box demo (prepares a small folk dataset)")
+    p.add_argument("--tunes", type=int, default=200, help="number of folk tunes")
+    p.add_argument("--output", default="runs/demo-data", help="dataset folder")
+    p.add_argument("--workers", help="parallel processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from musicvae.configs import ConfigError
+    from musicvae.data.convert import NoInputError
+
+    try:
+        return args.func(args)
+    except (ConfigError, NoInputError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

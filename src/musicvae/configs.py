@@ -1,0 +1,249 @@
+"""Named configurations, keyed by Magenta's CONFIG_MAP names.
+
+A Config = data settings (which converter, with which rules) + model/training hparams, each a
+frozen dataclass. Values are those of Magenta 2.1.4 (../shared/magenta-golden/configs.md).
+Change a config with `Config.from_name(name, **hparam_overrides)` or `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from musicvae.data.converters.drums import DrumsConverter
+from musicvae.data.converters.melody import MelodyConverter
+from musicvae.data.converters.trio import TrioConverter
+
+
+class ConfigError(ValueError):
+    """An unknown config name or an invalid hparam."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How MIDI becomes windows: Magenta's data converter settings."""
+
+    kind: Literal["melody", "drums", "trio"]
+    slice_bars: int
+    steps_per_quarter: int = 4
+    quarters_per_bar: int = 4
+    gap_bars: float | None = 1.0
+    max_bars: int | None = 100
+    min_pitch: int = 21
+    max_pitch: int = 108
+    valid_programs: tuple[int, int] | None = None  # [lo, hi)
+    roll_input: bool = False
+    max_tensors_per_notesequence: int = 5
+    transpose_range: tuple[int, int] | None = None  # augmentation, inclusive
+
+    def converter(self) -> MelodyConverter | DrumsConverter | TrioConverter:
+        common = dict(
+            steps_per_quarter=self.steps_per_quarter,
+            quarters_per_bar=self.quarters_per_bar,
+            max_tensors_per_notesequence=self.max_tensors_per_notesequence,
+        )
+        if self.kind == "melody":
+            return MelodyConverter(
+                slice_bars=self.slice_bars,
+                min_pitch=self.min_pitch,
+                max_pitch=self.max_pitch,
+                valid_programs=self.valid_programs,
+                gap_bars=self.gap_bars,
+                max_bars=self.max_bars,
+                **common,
+            )
+        if self.kind == "drums":
+            return DrumsConverter(
+                slice_bars=self.slice_bars,
+                roll_input=self.roll_input,
+                gap_bars=self.gap_bars,
+                max_bars=self.max_bars,
+                **common,
+            )
+        return TrioConverter(
+            slice_bars=self.slice_bars, gap_bars=int(self.gap_bars or 2), **common
+        )
+
+    @property
+    def seq_len(self) -> int:
+        return self.slice_bars * self.steps_per_quarter * self.quarters_per_bar
+
+
+@dataclass(frozen=True)
+class HParams:
+    """Model and training hparams under Magenta's names (lstm_models.get_default_hparams)."""
+
+    max_seq_len: int = 32
+    z_size: int = 32
+    enc_rnn_size: tuple[int, ...] = (256,)
+    dec_rnn_size: tuple[int, ...] = (256,)
+    free_bits: float = 0.0
+    max_beta: float = 1.0
+    beta_rate: float = 0.0
+    batch_size: int = 512
+    learning_rate: float = 0.001
+    decay_rate: float = 0.9999
+    min_learning_rate: float = 0.00001
+    grad_clip: float = 1.0
+    grad_norm_clip_to_zero: float = 10000.0
+    clip_mode: str = "global_norm"
+    sampling_schedule: Literal["constant", "exponential", "inverse_sigmoid"] = "constant"
+    sampling_rate: float = 0.0
+    dropout_keep_prob: float = 1.0
+    residual_encoder: bool = False
+    residual_decoder: bool = False
+    conditional: bool = True
+    control_preprocessing_rnn_size: tuple[int, ...] = (256,)
+
+    def __post_init__(self) -> None:
+        for name in ("enc_rnn_size", "dec_rnn_size", "control_preprocessing_rnn_size"):
+            value = getattr(self, name)
+            if isinstance(value, int):
+                object.__setattr__(self, name, (value,))
+            else:
+                object.__setattr__(self, name, tuple(int(v) for v in value))
+        if self.sampling_schedule not in ("constant", "exponential", "inverse_sigmoid"):
+            raise ConfigError(f"unknown sampling_schedule {self.sampling_schedule!r}")
+        if self.z_size <= 0 or not self.enc_rnn_size or not self.dec_rnn_size:
+            raise ConfigError("z_size, enc_rnn_size and dec_rnn_size must be positive")
+
+    def override(self, **changes) -> HParams:
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ConfigError(
+                f"unknown hparam(s) {', '.join(unknown)}; valid: "
+                + ", ".join(f.name for f in dataclasses.fields(self))
+            )
+        return dataclasses.replace(self, **changes)
+
+    @staticmethod
+    def parse(text: str) -> dict:
+        """Magenta's --hparams syntax, e.g. 'enc_rnn_size=[64],z_size=16,free_bits=48'."""
+        out: dict = {}
+        depth, start = 0, 0
+        parts = []
+        for i, ch in enumerate(text):
+            depth += ch == "["
+            depth -= ch == "]"
+            if ch == "," and depth == 0:
+                parts.append(text[start:i])
+                start = i + 1
+        parts.append(text[start:])
+        for part in (p.strip() for p in parts):
+            if not part:
+                continue
+            if "=" not in part:
+                raise ConfigError(f"hparam {part!r} is not of the form name=value")
+            name, raw = (s.strip() for s in part.split("=", 1))
+            try:
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                value = raw  # bare strings such as sampling_schedule=constant
+            out[name] = tuple(value) if isinstance(value, list) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Config:
+    """A named MusicVAE configuration: architecture, hparams and data settings."""
+
+    name: str
+    data: DataConfig
+    hparams: HParams
+    decoder: Literal["categorical", "hierarchical", "multiout", "hierarchical_multiout"]
+    level_lengths: tuple[int, ...] = ()
+    output_depths: tuple[int, ...] = ()  # per-stream depths for trio decoders
+    note: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.hparams.max_seq_len != self.data.seq_len:
+            raise ConfigError(
+                f"{self.name}: max_seq_len {self.hparams.max_seq_len} != "
+                f"window length {self.data.seq_len}"
+            )
+        if self.level_lengths:
+            product = 1
+            for n in self.level_lengths:
+                product *= n
+            if product != self.hparams.max_seq_len:
+                raise ConfigError(
+                    f"{self.name}: level_lengths {self.level_lengths} multiply to {product}, "
+                    f"not max_seq_len {self.hparams.max_seq_len}"
+                )
+
+    @classmethod
+    def from_name(cls, name: str, **hparam_overrides) -> Config:
+        config = get_config(name)
+        if hparam_overrides:
+            config = dataclasses.replace(config, hparams=config.hparams.override(**hparam_overrides))
+        return config
+
+    @property
+    def converter(self):
+        return self.data.converter()
+
+
+_MEL_2BAR = DataConfig(kind="melody", slice_bars=2, valid_programs=(0, 32), transpose_range=(-5, 5))
+_DRUMS_2BAR = DataConfig(kind="drums", slice_bars=2, roll_input=True)
+_MEL_16BAR = DataConfig(kind="melody", slice_bars=16)
+_TRIO_16BAR = DataConfig(kind="trio", slice_bars=16, gap_bars=2, max_bars=1024)
+_TRIO_DEPTHS = (90, 90, 512)
+
+_2BAR = dict(max_seq_len=32, sampling_schedule="inverse_sigmoid", sampling_rate=1000)
+_16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=256,
+              max_beta=0.2)
+
+
+def _configs() -> dict[str, Config]:
+    c = {}
+
+    def add(name, data, decoder, level_lengths=(), output_depths=(), note="", **hp):
+        c[name] = Config(name, data, HParams(**hp), decoder, level_lengths, output_depths, note)
+
+    add("cat-mel_2bar_small", _MEL_2BAR, "categorical", enc_rnn_size=(512,),
+        dec_rnn_size=(256, 256), z_size=256, free_bits=0, max_beta=0.2, beta_rate=0.99999, **_2BAR)
+    add("cat-mel_2bar_big", _MEL_2BAR, "categorical", enc_rnn_size=(2048,),
+        dec_rnn_size=(2048, 2048, 2048), z_size=512, free_bits=0, max_beta=0.5,
+        beta_rate=0.99999, **_2BAR)
+    add("cat-drums_2bar_small", _DRUMS_2BAR, "categorical", enc_rnn_size=(512,),
+        dec_rnn_size=(256, 256), z_size=256, free_bits=48, max_beta=0.2, **_2BAR)
+    add("cat-drums_2bar_big", _DRUMS_2BAR, "categorical", enc_rnn_size=(2048,),
+        dec_rnn_size=(2048, 2048, 2048), z_size=512, free_bits=48, max_beta=0.2, **_2BAR)
+    add("flat-mel_16bar", _MEL_16BAR, "categorical", dec_rnn_size=(2048, 2048, 2048), **_16BAR)
+    add("hierdec-mel_16bar", _MEL_16BAR, "hierarchical", level_lengths=(16, 16),
+        dec_rnn_size=(1024, 1024), **_16BAR)
+    add("flat-trio_16bar", _TRIO_16BAR, "multiout", output_depths=_TRIO_DEPTHS,
+        batch_size=256, **{**_16BAR, "free_bits": 0, "max_beta": 1.0},
+        dec_rnn_size=(2048, 2048, 2048))
+    add("hierdec-trio_16bar", _TRIO_16BAR, "hierarchical_multiout", level_lengths=(16, 16),
+        output_depths=_TRIO_DEPTHS, batch_size=256, dec_rnn_size=(1024, 1024), **_16BAR)
+
+    # Tiny debug configs: same data and structure, sizes small enough for CPU tests in seconds.
+    tiny = dict(enc_rnn_size=(32,), dec_rnn_size=(32,), z_size=8, batch_size=8)
+    note = "debug: tiny sizes for tests and quick runs"
+    add("debug-cat-mel_2bar", _MEL_2BAR, "categorical", note=note, max_beta=0.2,
+        **{**_2BAR, **tiny})
+    add("debug-cat-drums_2bar", _DRUMS_2BAR, "categorical", note=note, free_bits=48,
+        max_beta=0.2, **{**_2BAR, **tiny})
+    add("debug-hierdec-mel_16bar", _MEL_16BAR, "hierarchical", level_lengths=(16, 16), note=note,
+        **{**_16BAR, **tiny, "free_bits": 0})
+    add("debug-flat-trio_16bar", _TRIO_16BAR, "multiout", output_depths=_TRIO_DEPTHS, note=note,
+        **{**_16BAR, **tiny, "free_bits": 0})
+    add("debug-hierdec-trio_16bar", _TRIO_16BAR, "hierarchical_multiout", level_lengths=(16, 16),
+        output_depths=_TRIO_DEPTHS, note=note, **{**_16BAR, **tiny, "free_bits": 0})
+    return c
+
+
+CONFIG_MAP: dict[str, Config] = _configs()
+
+
+def get_config(name: str) -> Config:
+    """The registered config `name`; an unknown name lists the valid ones."""
+    try:
+        return CONFIG_MAP[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown config {name!r}; valid configs: {', '.join(sorted(CONFIG_MAP))}"
+        ) from None
