@@ -50,7 +50,7 @@ def find_midi_files(inputs: Iterable[str | os.PathLike]) -> list[Source]:
         root = Path(item)
         if root.is_dir():
             files = sorted(
-                p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+                p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and not p.is_dir()
             )
             found.extend(Source(p, p.relative_to(root)) for p in files)
         elif root.exists():
