@@ -249,12 +249,6 @@ def test_drums_to_notes_at_another_tempo():
     assert _decoded(seq) == [(49, 0.25, 0.5, 80, True, 9)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="from_tensors returns a quantized NoteSequence; Magenta's to_notesequences output is "
-    "unquantized and re-encodes, ours raises in split_on_time_changes",
-)
 def test_decoded_drums_re_encode_to_the_same_window():
     conv = DrumsConverter()
     (seq,) = conv.from_tensors(np.eye(512, dtype=bool)[list(WINDOW_1)][None])

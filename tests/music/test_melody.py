@@ -374,12 +374,6 @@ def test_melody_to_notes_at_another_tempo():
     assert _decoded(seq) == [(60, 0.25, 0.75, 80)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="from_tensors returns a quantized NoteSequence; Magenta's to_notesequences output is "
-    "unquantized and re-encodes, ours raises in split_on_time_changes",
-)
 def test_decoded_melody_re_encodes_to_the_same_window():
     window = (41,) + (0,) * 15 + (43,) + (0,) * 15
     conv = MelodyConverter()

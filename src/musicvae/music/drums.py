@@ -158,14 +158,9 @@ def drums_to_notes(
                         velocity=velocity,
                         is_drum=True,
                         instrument=instrument,
-                        start_step=step,
-                        end_step=step + 1,
                     )
                 )
+    # Unquantized, like note_seq's DrumTrack.to_sequence, so it can be converted again.
     return NoteSequence.from_notes(
-        notes,
-        tempos=(Tempo(0.0, qpm),),
-        total_time=notes[-1].end if notes else 0.0,
-        steps_per_quarter=steps_per_quarter,
-        total_quantized_steps=len(masks) if notes else 0,
+        notes, tempos=(Tempo(0.0, qpm),), total_time=notes[-1].end if notes else 0.0
     )

@@ -7,7 +7,6 @@ where event 0 falls (always a bar line).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -185,8 +184,6 @@ def melody_to_notes(
                 velocity=velocity,
                 program=program,
                 instrument=instrument,
-                start_step=start,
-                end_step=step,
             )
         )
 
@@ -201,10 +198,5 @@ def melody_to_notes(
     if current is not None:
         close(len(events))
     total = notes[-1].end if notes else 0.0
-    return NoteSequence.from_notes(
-        notes,
-        tempos=(Tempo(0.0, qpm),),
-        total_time=total,
-        steps_per_quarter=steps_per_quarter,
-        total_quantized_steps=int(math.ceil(total / seconds_per_step)) if notes else 0,
-    )
+    # Unquantized, like note_seq's Melody.to_sequence, so it can be converted again.
+    return NoteSequence.from_notes(notes, tempos=(Tempo(0.0, qpm),), total_time=total)

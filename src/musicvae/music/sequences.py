@@ -171,6 +171,10 @@ def extract_subsequences(seq: NoteSequence, split_times: list[float]) -> list[No
         raise ValueError("can only split an unquantized sequence")
     if len(split_times) < 2:
         raise ValueError("need at least a start and an end time")
+    if any(a > b for a, b in zip(split_times[:-1], split_times[1:])):
+        raise ValueError("split times must be sorted")
+    if any(t >= seq.total_time for t in split_times[:-1]):
+        raise ValueError("cannot extract a subsequence past the end of the sequence")
     n = len(split_times) - 1
     order = np.argsort(seq.start, kind="stable")  # sorted(notes, key=start_time) is stable
     start = seq.start[order]

@@ -16,7 +16,7 @@ import numpy as np
 from musicvae.data.converters.base import ConverterTensors, one_hot, split_process_and_combine
 from musicvae.data.converters.drums import DrumsConverter
 from musicvae.data.converters.melody import MelodyConverter, quantize_for_bars
-from musicvae.music.notes import DEFAULT_QPM, NoteSequence
+from musicvae.music.notes import DEFAULT_QPM, NOTE_FIELDS, NoteSequence
 
 MAX_INSTRUMENT_NUMBER = 127
 UNKNOWN, MELODY, BASS, DRUMS, INVALID = 0, 1, 2, 3, 4
@@ -207,11 +207,6 @@ def _merge(parts: list[NoteSequence]) -> NoteSequence:
     first = parts[0]
     cols = {
         name: np.concatenate([getattr(p, name) for p in parts])
-        for name in ("pitch", "velocity", "start", "end", "program", "is_drum", "instrument",
-                     "start_step", "end_step")
+        for name in NOTE_FIELDS
     }
-    return first.replace(
-        **cols,
-        total_time=max(p.total_time for p in parts),
-        total_quantized_steps=max(p.total_quantized_steps for p in parts),
-    )
+    return first.replace(**cols, total_time=max(p.total_time for p in parts))
