@@ -44,10 +44,12 @@ def _bad_inputs(folder):
             mido.Message("note_on", note=pitch, velocity=90, time=0),
             mido.Message("note_off", note=pitch, velocity=0, time=480)]))
     type2.save(folder / "type2.mid")
+    # Ticks beyond note_seq's limit (1e10, it raises pretty_midi's 1e7): 50 x 2.6e8 ticks.
     absurd = mido.MidiFile(type=1)
-    absurd.tracks.append(mido.MidiTrack([
-        mido.Message("note_on", note=60, velocity=90, time=0),
-        mido.Message("note_off", note=60, velocity=0, time=200_000_000)]))
+    absurd.tracks.append(mido.MidiTrack(
+        [mido.Message("note_on", note=60, velocity=90, time=0)]
+        + [mido.MetaMessage("text", text="x", time=260_000_000) for _ in range(50)]
+        + [mido.Message("note_off", note=60, velocity=0, time=0)]))
     absurd.save(folder / "absurd_ticks.mid")
     (folder / "sub").mkdir()
     os.symlink(folder / "missing-target.mid", folder / "sub" / "dangling.mid")

@@ -255,8 +255,10 @@ def prepare_dataset(
     todo = [s for s in todo if s.relative.as_posix() not in done]
     if records:
         log.info("resuming: %d files already done, %d to go", len(done), len(todo))
+    if not sources:
+        raise NoInputError("no MIDI files to prepare: the input is empty")
     if not total_in_shard:
-        raise NoInputError("no MIDI files to prepare (empty input or empty shard)")
+        log.warning("shard %d/%d holds none of the %d files", shard[0], shard[1], len(sources))
 
     writer = ShardWriter(root, shard_windows, next_index)
     tasks = [(s, config.data, eval_fraction, max_windows_per_file) for s in todo]
