@@ -1,0 +1,1 @@
+"""Import checkpoints from elsewhere: TensorFlow checkpoints of Magenta's MusicVAE."""

@@ -1,0 +1,217 @@
+"""Magenta MusicVAE TF checkpoint -> our MusicVAE: a name table plus small named transforms.
+
+Every checkpoint variable is either consumed by one rule of the table or explicitly skipped
+(optimizer state: Adam slots, global_step, beta1_power, beta2_power); every shape is asserted
+before anything is copied. Variable names are those of Magenta's graphs (lstm_models.py,
+lstm_utils.py; listed in ../shared/magenta-golden/vars_<config>.txt).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from musicvae.configs import Config, HParams
+from musicvae.convert.tf_checkpoint import read_tf_checkpoint
+from musicvae.models.decoders import CoreDecoder, FlatDecoder, HierarchicalDecoder
+from musicvae.models.lstm import LSTMStack
+from musicvae.models.vae import MusicVAE, build_model
+
+Shape = tuple[int, ...]
+
+# Written by the TF1 training graph (music_vae_train.py: Adam, global step), not the model.
+SKIPPED = re.compile(r"^(global_step|beta1_power|beta2_power|.*/Adam(_1)?)$")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose variables do not fit the model of the requested config."""
+
+
+# ---------------------------------------------------------------- transforms
+
+
+@dataclasses.dataclass(frozen=True)
+class Transform:
+    """Source arrays -> target tensors; `source_shapes` derives the TF shapes that the
+    target shapes require (so that a mismatch is reported in the checkpoint's terms)."""
+
+    name: str
+    apply: Callable[..., tuple[np.ndarray, ...]]
+    source_shapes: Callable[..., tuple[Shape, ...]]
+
+
+def _dense_kernel(kernel: np.ndarray) -> tuple[np.ndarray]:
+    return (kernel.T,)  # tf.layers.dense kernel (in, out) -> nn.Linear weight (out, in)
+
+
+def _lstm_block_cell(kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, ...]:
+    """LSTMBlockCell kernel (in + H, 4H) [i, j, f, o] + bias (4H,) -> one nn.LSTM layer
+    (weight_ih, weight_hh, bias_ih with the forget bias 1.0 folded in, bias_hh = 0)."""
+    hidden = kernel.shape[1] // 4
+    t = LSTMStack.tf_kernel_to_torch(
+        torch.from_numpy(kernel), torch.from_numpy(bias), kernel.shape[0] - hidden
+    )
+    return tuple(t[k].numpy() for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
+
+
+def _lstm_source_shapes(w_ih: Shape, w_hh: Shape, b_ih: Shape, b_hh: Shape) -> tuple[Shape, ...]:
+    return (w_ih[1] + w_hh[1], w_ih[0]), (b_ih[0],)
+
+
+IDENTITY = Transform("identity", lambda x: (x,), lambda s: (s,))
+DENSE_KERNEL = Transform("dense_kernel", _dense_kernel, lambda s: (s[::-1],))
+LSTM_BLOCK_CELL = Transform("lstm_block_cell", _lstm_block_cell, _lstm_source_shapes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """TF variable(s) -> our state_dict entries through one named transform."""
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    transform: Transform
+
+
+def _dense(tf_scope: str, module: str) -> list[Rule]:
+    return [
+        Rule((f"{tf_scope}/kernel",), (f"{module}.weight",), DENSE_KERNEL),
+        Rule((f"{tf_scope}/bias",), (f"{module}.bias",), IDENTITY),
+    ]
+
+
+def _lstm(tf_scope: str, module: str, suffix: str = "") -> Rule:
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    return Rule(
+        (f"{tf_scope}/lstm_cell/kernel", f"{tf_scope}/lstm_cell/bias"),
+        tuple(f"{module}.{n}{suffix}" for n in names),
+        LSTM_BLOCK_CELL,
+    )
+
+
+# ---------------------------------------------------------------- the name table
+
+
+def _core_rules(tf_scope: str, module: str, core: CoreDecoder) -> list[Rule]:
+    """BaseLstmDecoder variables (lstm_models.py: z_to_initial_state, multi_rnn_cell,
+    output_projection)."""
+    rules = _dense(f"{tf_scope}/z_to_initial_state", f"{module}.initial")
+    for k in range(len(core.cell.layers)):
+        rules.append(_lstm(f"{tf_scope}/multi_rnn_cell/cell_{k}", f"{module}.cell.layers.{k}"))
+    return rules + _dense(f"{tf_scope}/output_projection", f"{module}.projection")
+
+
+def name_table(model: MusicVAE) -> list[Rule]:
+    """The rules that fill every parameter of `model` from Magenta's variable names."""
+    rules: list[Rule] = []
+    for k in range(len(model.encoder.layers)):
+        scope = f"encoder/cell_{k}/bidirectional_rnn/{{}}/multi_rnn_cell/cell_0"
+        rules.append(_lstm(scope.format("fw"), f"encoder.layers.{k}"))
+        rules.append(_lstm(scope.format("bw"), f"encoder.layers.{k}", suffix="_reverse"))
+    rules += _dense("encoder/mu", "posterior.mu") + _dense("encoder/sigma", "posterior.sigma")
+    decoder = model.decoder
+    if isinstance(decoder, FlatDecoder):
+        rules += _core_rules("decoder", "decoder.core", decoder.core)
+    elif isinstance(decoder, HierarchicalDecoder):
+        level = "decoder/hierarchical_level_0"
+        rules += _dense(f"{level}/initial_state", "decoder.conductor_initial")
+        for k in range(len(decoder.conductor.layers)):
+            rules.append(_lstm(f"{level}/cell_{k}", f"decoder.conductor.layers.{k}"))
+        if len(decoder.cores) == 1:  # HierarchicalLstmDecoder(CategoricalLstmDecoder)
+            rules += _core_rules("core_decoder/decoder", "decoder.cores.0", decoder.cores[0])
+        else:  # MultiLstmDecoder: one variable scope per stream
+            for i, core in enumerate(decoder.cores):
+                scope = f"core_decoder/core_decoder_{i}/decoder"
+                rules += _core_rules(scope, f"decoder.cores.{i}", core)
+    else:
+        raise TypeError(f"no Magenta name table for {type(decoder).__name__}")
+    return rules
+
+
+def magenta_variable_shapes(model: MusicVAE) -> dict[str, Shape]:
+    """The TF variable names and shapes a Magenta checkpoint of this model holds
+    (trainable variables only; works on a model built on the meta device)."""
+    params = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    shapes: dict[str, Shape] = {}
+    for rule in name_table(model):
+        expected = rule.transform.source_shapes(*(params[t] for t in rule.targets))
+        shapes.update(zip(rule.sources, expected, strict=True))
+    return shapes
+
+
+# ---------------------------------------------------------------- import
+
+
+def _fmt(shape: Shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def check_variables(variables: dict[str, np.ndarray], model: MusicVAE, label: str) -> None:
+    """Raise CheckpointMismatchError listing every missing, unexpected or misshapen variable."""
+    expected = magenta_variable_shapes(model)
+    missing = [
+        f"missing variable {name} (expected shape {_fmt(shape)})"
+        for name, shape in expected.items()
+        if name not in variables
+    ]
+    unexpected = [
+        f"unexpected variable {name} {_fmt(tuple(variables[name].shape))} (no rule consumes it)"
+        for name in sorted(variables)
+        if name not in expected and not SKIPPED.match(name)
+    ]
+    misshapen = [
+        f"{name}: expected shape {_fmt(shape)}, got {_fmt(tuple(variables[name].shape))}"
+        for name, shape in expected.items()
+        if name in variables and tuple(variables[name].shape) != shape
+    ]
+    problems = missing + unexpected + misshapen
+    if problems:
+        more = [f"... and {len(problems) - 12} more"] if len(problems) > 12 else []
+        raise CheckpointMismatchError(
+            f"checkpoint does not match {label}: {len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(misshapen)} misshapen variable(s):\n  "
+            + "\n  ".join(problems[:12] + more)
+        )
+
+
+def import_magenta_checkpoint(variables: dict[str, np.ndarray], config: Config) -> MusicVAE:
+    """A float32 MusicVAE of `config` (on the CPU) holding a Magenta checkpoint's weights."""
+    with torch.device("meta"):  # shapes only: check before allocating, never init randomly
+        model = build_model(config)
+    check_variables(variables, model, f"config {config.name} ({_sizes(config.hparams)})")
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    state: dict[str, torch.Tensor] = {}
+    for rule in name_table(model):
+        arrays = [np.asarray(variables[s], dtype=np.float32) for s in rule.sources]
+        for target, value in zip(rule.targets, rule.transform.apply(*arrays), strict=True):
+            if target in state or tuple(value.shape) != shapes[target]:
+                raise AssertionError(f"name table bug at {target} ({rule.transform.name})")
+            state[target] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+    unfilled = sorted(set(shapes) - set(state))
+    if unfilled:
+        raise AssertionError(f"name table leaves parameters unfilled: {unfilled}")
+    model.load_state_dict(state, strict=True, assign=True)  # requires_grad kept from model
+    return model
+
+
+def _sizes(hp: HParams) -> str:
+    enc, dec = list(hp.enc_rnn_size), list(hp.dec_rnn_size)
+    return f"enc_rnn_size={enc}, dec_rnn_size={dec}, z_size={hp.z_size}"
+
+
+def load_magenta_checkpoint(
+    path: str | Path, config: str | Config, hparams: str = "", verify: bool = True
+) -> MusicVAE:
+    """Read a Magenta TF checkpoint (prefix, .index, folder or `checkpoint` file) into a
+    MusicVAE of `config` (a name or a Config) with Magenta-style `hparams` overrides such as
+    'enc_rnn_size=[64,64],dec_rnn_size=[48,48],z_size=32'."""
+    if isinstance(config, str):
+        config = Config.from_name(config, **HParams.parse(hparams))
+    elif hparams:
+        hp = config.hparams.override(**HParams.parse(hparams))
+        config = dataclasses.replace(config, hparams=hp)
+    return import_magenta_checkpoint(read_tf_checkpoint(path, verify=verify), config)
