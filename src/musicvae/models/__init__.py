@@ -1,0 +1,1 @@
+"""MusicVAE networks: TF-compatible LSTM stacks, encoder, flat and hierarchical decoders."""

@@ -1,0 +1,195 @@
+"""Magenta's decoders: the categorical LSTM decoder (one or several softmax streams) and the
+hierarchical "conductor" decoder over shared core decoders (lstm_models.py)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from musicvae.models.lstm import LSTMStack, dense
+
+
+def sample_one_hot(
+    logits: torch.Tensor,
+    depths: tuple[int, ...],
+    temperature: float | None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(B, D) logits -> (B, D) one-hot sample per stream; temperature None or 0 = argmax."""
+    parts = []
+    for chunk in logits.split(depths, dim=-1):
+        if not temperature:
+            index = chunk.argmax(-1)
+        else:
+            probs = F.softmax(chunk.float() / temperature, dim=-1)
+            index = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        parts.append(F.one_hot(index, chunk.shape[-1]).to(logits.dtype))
+    return torch.cat(parts, dim=-1)
+
+
+class CoreDecoder(nn.Module):
+    """BaseLstmDecoder: an LSTM stack conditioned on an embedding e (z, or a conductor output).
+
+    State0 = split(tanh(Dense(e))) ("z_to_initial_state"); input_t = [y_{t-1} ; e];
+    logits_t = Dense(h_top) ("output_projection"). `depths` > 1 stream = MultiOut decoder
+    (one LSTM, split softmax).
+    """
+
+    def __init__(self, depths: tuple[int, ...], embed_size: int, hidden_sizes: tuple[int, ...]):
+        super().__init__()
+        self.depths = tuple(depths)
+        self.output_depth = sum(self.depths)
+        self.cell = LSTMStack(self.output_depth + embed_size, hidden_sizes)
+        self.initial = dense(embed_size, self.cell.state_size, stddev=0.001)
+        self.projection = dense(hidden_sizes[-1], self.output_depth)
+
+    def initial_state(self, e: torch.Tensor):
+        return self.cell.state_from_flat(torch.tanh(self.initial(e)))
+
+    def teacher_forced(self, inputs: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """inputs (B, T, D) (targets shifted right), e (B, E) -> logits (B, T, D)."""
+        x = torch.cat([inputs, e.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=-1)
+        out, _ = self.cell(x, self.initial_state(e))  # (B, T, H)
+        return self.projection(out)
+
+    def scheduled(
+        self,
+        inputs: torch.Tensor,
+        e: torch.Tensor,
+        probability: float,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Scheduled sampling (ScheduledOutputTrainingHelper): from step 1 on, each sequence
+        feeds the model's own sample (softmax, temperature 1) instead of the ground truth with
+        `probability`. inputs (B, T, D) -> logits (B, T, D)."""
+        state = self.initial_state(e)
+        x = inputs[:, 0]  # (B, D)
+        logits = []
+        for t in range(inputs.shape[1]):
+            out, state = self.cell(torch.cat([x, e], -1).unsqueeze(1), state)
+            step_logits = self.projection(out[:, 0])  # (B, D)
+            logits.append(step_logits)
+            if t + 1 < inputs.shape[1]:
+                coin = torch.rand(e.shape[0], 1, device=e.device, generator=generator)
+                own = sample_one_hot(step_logits.detach(), self.depths, 1.0, generator)
+                x = torch.where(coin < probability, own, inputs[:, t + 1])
+        return torch.stack(logits, dim=1)
+
+    def sample(
+        self,
+        e: torch.Tensor,
+        length: int,
+        temperature: float | None,
+        start: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Free-running decode: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D)."""
+        state = self.initial_state(e)
+        x = start if start is not None else e.new_zeros(e.shape[0], self.output_depth)
+        samples, logits = [], []
+        for _ in range(length):
+            out, state = self.cell(torch.cat([x, e], -1).unsqueeze(1), state)
+            step_logits = self.projection(out[:, 0])
+            x = sample_one_hot(step_logits, self.depths, temperature, generator)
+            samples.append(x)
+            logits.append(step_logits)
+        return torch.stack(samples, 1), torch.stack(logits, 1)
+
+
+class FlatDecoder(nn.Module):
+    """CategoricalLstmDecoder / MultiOutCategoricalLstmDecoder conditioned on z."""
+
+    def __init__(self, depths: tuple[int, ...], z_size: int, hidden_sizes: tuple[int, ...]):
+        super().__init__()
+        self.core = CoreDecoder(depths, z_size, hidden_sizes)
+        self.depths = self.core.depths
+
+    def teacher_forced(self, inputs, z, probability=0.0, generator=None):
+        if probability > 0:
+            return self.core.scheduled(inputs, z, probability, generator)
+        return self.core.teacher_forced(inputs, z)
+
+    def sample(self, z, length, temperature, generator=None):
+        return self.core.sample(z, length, temperature, generator=generator)
+
+
+class HierarchicalDecoder(nn.Module):
+    """HierarchicalLstmDecoder with level_lengths (U, T/U) and zero conductor inputs.
+
+    The conductor (state0 = split(tanh(Dense(z))), "hierarchical_level_0/initial_state") runs U
+    steps on zeros of width 1; its top-layer h c_u conditions one or more shared core decoders
+    on bar u (state reset to tanh(Dense(c_u)) every bar). Core decoder k decodes stream k
+    (trio: melody, bass, drums) from that stream's previous token.
+    """
+
+    def __init__(
+        self,
+        depths: tuple[int, ...],
+        z_size: int,
+        level_lengths: tuple[int, ...],
+        hidden_sizes: tuple[int, ...],
+    ):
+        super().__init__()
+        if len(level_lengths) != 2:
+            raise ValueError(f"only 2-level hierarchies are supported, got {level_lengths}")
+        self.level_lengths = tuple(level_lengths)
+        self.depths = tuple(depths)
+        self.conductor = LSTMStack(1, hidden_sizes)
+        self.conductor_initial = dense(z_size, self.conductor.state_size, stddev=0.001)
+        embed = hidden_sizes[-1]
+        self.cores = nn.ModuleList(CoreDecoder((d,), embed, hidden_sizes) for d in self.depths)
+
+    def conduct(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, Z) -> conductor embeddings (B, U, H)."""
+        state = self.conductor.state_from_flat(torch.tanh(self.conductor_initial(z)))
+        zeros = z.new_zeros(z.shape[0], self.level_lengths[0], 1)
+        out, _ = self.conductor(zeros, state)
+        return out
+
+    def teacher_forced(self, inputs, z, probability=0.0, generator=None):
+        """inputs (B, T, D) -> logits (B, T, D). All bars of the batch run as one batch of
+        B*U independent segments (their first input is the previous bar's last target)."""
+        b, t, _ = inputs.shape
+        u, seg = self.level_lengths
+        c = self.conduct(z).reshape(b * u, -1)  # (B*U, H)
+        segments = inputs.reshape(b * u, seg, -1)  # (B*U, T/U, D)
+        logits = []
+        for core, part in zip(self.cores, segments.split(self.depths, dim=-1)):
+            if probability > 0:
+                logits.append(core.scheduled(part, c, probability, generator))
+            else:
+                logits.append(core.teacher_forced(part, c))
+        return torch.cat(logits, dim=-1).reshape(b, t, -1)
+
+    def teacher_forced_by_bar(self, inputs, z):
+        """The same logits as teacher_forced, one bar at a time (a reference for tests)."""
+        b = inputs.shape[0]
+        u, seg = self.level_lengths
+        c = self.conduct(z)  # (B, U, H)
+        bars = []
+        for k in range(u):
+            part = inputs[:, k * seg : (k + 1) * seg]
+            streams = part.split(self.depths, dim=-1)
+            bars.append(torch.cat([core.teacher_forced(s, c[:, k])
+                                   for core, s in zip(self.cores, streams)], dim=-1))
+        return torch.cat(bars, dim=1).reshape(b, u * seg, -1)
+
+    def sample(self, z, length, temperature, generator=None):
+        """Bar by bar; each bar starts from the previous bar's last sample."""
+        u, seg = self.level_lengths
+        if length != u * seg:
+            raise ValueError(f"hierarchical decoding needs length {u * seg}, got {length}")
+        c = self.conduct(z)  # (B, U, H)
+        samples, logits = [], []
+        last = [None] * len(self.cores)
+        for k in range(u):
+            bar_samples, bar_logits = [], []
+            for i, core in enumerate(self.cores):
+                s, lg = core.sample(c[:, k], seg, temperature, last[i], generator)
+                last[i] = s[:, -1]
+                bar_samples.append(s)
+                bar_logits.append(lg)
+            samples.append(torch.cat(bar_samples, -1))
+            logits.append(torch.cat(bar_logits, -1))
+        return torch.cat(samples, 1), torch.cat(logits, 1)

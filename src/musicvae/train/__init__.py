@@ -1,0 +1,1 @@
+"""Training: schedules, the training loop (one process or torchrun), checkpoints."""

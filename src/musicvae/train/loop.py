@@ -1,0 +1,308 @@
+"""The training loop: one process on CPU or GPU, or many under torchrun (PyTorch DDP).
+
+Every random choice of a step (its batch, augmentation, z noise, scheduled sampling) comes from
+generators seeded by (seed, step, rank), so a run resumed from a checkpoint takes exactly the
+path of an uninterrupted one. Rank 0 alone logs and saves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from musicvae.configs import Config
+from musicvae.data.dataset import WindowDataset, random_transpose_tokens
+from musicvae.models.losses import accuracy_metrics, reconstruction
+from musicvae.models.vae import MusicVAE, build_model
+from musicvae.train import schedules
+from musicvae.train.checkpoint import (
+    CHECKPOINT,
+    config_from_dict,
+    config_to_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (NaN loss, a run folder of another config, ...)."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    steps: int
+    batch_size: int | None = None  # global batch; default: the config's
+    device: str = "cpu"
+    seed: int = 0
+    resume: bool = False
+    log_every: int = 10
+    eval_every: int = 500
+    eval_batches: int = 4
+    checkpoint_every: int = 250
+    bf16: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> tuple[Dist, torch.device]:
+    """Reads torchrun's environment; starts the process group (NCCL on GPUs, gloo on CPU)."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return Dist(), _device(device, 0)
+    d = Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
+             int(os.environ.get("LOCAL_RANK", 0)))
+    dev = _device(device, d.local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return d, dev
+
+
+def _device(name: str, local_rank: int) -> torch.device:
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainingError("--device cuda was asked for, but no CUDA GPU is available")
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def step_seed(seed: int, step: int, rank: int, stream: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank, stream]).generate_state(1)[0])
+
+
+def batch_indices(n: int, batch: int, step: int, seed: int) -> np.ndarray:
+    """The global batch of a step: epoch-wise permutations seeded by (seed, epoch)."""
+    per_epoch = max(1, n // batch)
+    epoch, k = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    if n < batch:
+        return np.resize(perm, batch)
+    return perm[k * batch : (k + 1) * batch]
+
+
+class Batches:
+    """Tensors for a step's (rank's share of the) batch, with Magenta's augmentation."""
+
+    def __init__(self, dataset: WindowDataset, config: Config, device: torch.device):
+        self.dataset, self.config, self.device = dataset, config, device
+
+    def get(self, indices: np.ndarray, rng: np.random.Generator | None = None):
+        tokens = self.dataset.tokens(indices)
+        tr = self.config.data.transpose_range
+        if rng is not None and tr is not None and self.config.data.kind == "melody":
+            depth = self.config.data.converter().depth
+            tokens = random_transpose_tokens(tokens, depth, tr[0], tr[1], rng)
+        inputs, outputs, lengths = self.dataset.batch(indices, tokens)
+        to = dict(device=self.device)
+        return (torch.from_numpy(inputs).to(**to), torch.from_numpy(outputs).to(**to),
+                torch.from_numpy(lengths).to(**to))
+
+
+def _generator(device: torch.device, seed: int) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed(seed)
+    return g
+
+
+@torch.no_grad()
+def evaluate(model: MusicVAE, batches: Batches, eval_set: WindowDataset, step: int,
+             batch_size: int, n_batches: int, seed: int) -> dict[str, float]:
+    """Eval loss (Magenta's eval mode), teacher-forced and sampled accuracy from z = mu."""
+    model.eval()
+    order = np.random.default_rng([seed, 10**6]).permutation(len(eval_set))
+    sums: dict[str, float] = {}
+    count = 0
+    for b in range(n_batches):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        if len(idx) == 0:
+            break
+        inputs, outputs, lengths = batches.get(idx)
+        g = _generator(inputs.device, step_seed(seed, step, 0, 99 + b))
+        out = model(inputs, outputs, lengths, step=step, generator=g)
+        mu, _ = model.encode(inputs, lengths)
+        logits = model.teacher_forced_logits(outputs, mu)
+        _, correct, mask = reconstruction(logits, outputs, lengths, model.depths)
+        tf_acc = accuracy_metrics(correct, mask)["metrics/accuracy"]
+        sampled = model.sample_accuracy(inputs, outputs, lengths, generator=g, temperature=1.0)
+        values = {k: float(v) for k, v in out.items()}
+        values["accuracy_teacher_forced"] = float(tf_acc)
+        values["accuracy_sampled"] = float(sampled)
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v * len(idx)
+        count += len(idx)
+    model.train()
+    return {f"eval/{k}": v / max(count, 1) for k, v in sums.items()}
+
+
+class MetricsLog:
+    """metrics.jsonl (one JSON object per logged step) and TensorBoard event files."""
+
+    def __init__(self, run_dir: Path, resume_step: int):
+        self.path = run_dir / "metrics.jsonl"
+        if self.path.exists():  # drop lines a killed run wrote after its last checkpoint
+            kept = [line for line in self.path.read_text().splitlines()
+                    if line and json.loads(line).get("step", 0) <= resume_step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:  # tensorboard is a dependency; keep training without it
+            log.warning("tensorboard is not installed: no event files")
+            self.tb = None
+
+    def write(self, step: int, values: dict[str, float]) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **values}) + "\n")
+        if self.tb is not None:
+            for k, v in values.items():
+                self.tb.add_scalar(k, v, step)
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return None
+    if not resume:
+        raise TrainingError(f"{run_dir} already holds a checkpoint: add --resume to continue "
+                            "it, or choose another --run-dir")
+    state = load_checkpoint(path)
+    saved = config_from_dict(state["config"])
+    if saved != config:
+        raise TrainingError(
+            f"{run_dir} holds a run of {saved.name} with other settings; resume it with the "
+            f"same --config/--hparams or choose another --run-dir"
+        )
+    return state
+
+
+def train(config: Config, data_dir: str | Path, run_dir: str | Path,
+          options: TrainOptions) -> dict[str, float]:
+    """Trains (or resumes) a model; returns the last logged metrics."""
+    from tqdm import tqdm
+
+    d, device = init_distributed(options.device)
+    run_dir = Path(run_dir)
+    batch_size = options.batch_size or config.hparams.batch_size
+    if batch_size % d.world:
+        raise TrainingError(f"batch size {batch_size} is not divisible by {d.world} processes")
+    train_set = WindowDataset(data_dir, "train", config)
+    try:
+        eval_set = WindowDataset(data_dir, "eval", config)
+    except ValueError:
+        log.warning("%s has no eval windows: evaluating on train windows", data_dir)
+        eval_set = train_set
+
+    torch.manual_seed(options.seed)  # identical initial weights on every rank
+    model = build_model(config).to(device)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
+                                 lr=config.hparams.learning_rate)
+    start = 0
+    state = _check_run_dir(run_dir, config, options.resume)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+        log.info("resumed %s at step %d", run_dir, start)
+    if d.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    wrapped = model
+    if d.world > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    metrics = MetricsLog(run_dir, start) if d.main else None
+    batches = Batches(train_set, config, device)
+    eval_batches = Batches(eval_set, config, device)
+    hp = config.hparams
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def save(step: int) -> None:
+        if d.main:
+            save_checkpoint(run_dir / CHECKPOINT, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "step": step, "config": config_to_dict(config), "seed": options.seed,
+                "data": str(data_dir), "torch_version": torch.__version__,
+            })
+
+    bar = tqdm(total=options.steps, initial=start, disable=not (options.progress and d.main),
+               unit="step", desc=config.name)
+    last: dict[str, float] = {}
+    t0, done_since = time.perf_counter(), 0
+    skipped = 0
+    last_saved = start
+    for step in range(start, options.steps):
+        idx = batch_indices(len(train_set), batch_size, step, options.seed)[d.rank :: d.world]
+        rng = np.random.default_rng(step_seed(options.seed, step, d.rank, 1))
+        inputs, outputs, lengths = batches.get(idx, rng)
+        g = _generator(device, step_seed(options.seed, step, d.rank, 2))
+        lr = schedules.learning_rate(step, hp.learning_rate, hp.decay_rate, hp.min_learning_rate)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=options.bf16 and device.type == "cuda"):
+            out = wrapped(inputs, outputs, lengths, step=step, generator=g)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"the loss became {float(loss)} at step {step}; the last good checkpoint "
+                f"(step {last_saved}) is kept in {run_dir}: resume it with --resume, e.g. "
+                "with a lower learning_rate in --hparams"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = float(torch.nn.utils.clip_grad_norm_(params, hp.grad_clip))
+        if math.isfinite(norm) and norm < hp.grad_norm_clip_to_zero:
+            optimizer.step()
+        else:  # Magenta zeroes such a step's gradients: we skip it
+            skipped += 1
+        done_since += 1
+        completed = step + 1
+        if d.main and (completed % options.log_every == 0 or completed == options.steps):
+            rate = done_since / (time.perf_counter() - t0)
+            last = {k: float(v.detach()) for k, v in out.items()}
+            last.update(lr=lr, grad_norm=norm, steps_per_s=rate, skipped_steps=skipped)
+            metrics.write(completed, last)
+            bar.set_postfix(loss=f"{last['loss']:.3g}",
+                            acc=f"{last['metrics/accuracy']:.3f}", refresh=False)
+            t0, done_since = time.perf_counter(), 0
+        if d.main and (completed % options.eval_every == 0 or completed == options.steps):
+            ev = evaluate(model, eval_batches, eval_set, completed, batch_size // d.world,
+                          options.eval_batches, options.seed)
+            metrics.write(completed, ev)
+            last.update(ev)
+        if completed % options.checkpoint_every == 0 or completed == options.steps:
+            save(completed)
+            last_saved = completed
+        bar.update(1)
+    bar.close()
+    if metrics is not None:
+        metrics.close()
+    if d.world > 1:
+        dist.barrier()
+    return last
+
