@@ -158,7 +158,7 @@ def test_torchrun_two_processes_on_cpu(dataset, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "--master_port=0", "-m", "musicvae", "train", "--config", "debug-cat-mel_2bar",
+           "--standalone", "-m", "musicvae", "train", "--config", "debug-cat-mel_2bar",
            "--data", str(dataset), "--run-dir", str(run), "--steps", "4", "--batch-size", "8",
            "--log-every", "2", "--eval-every", "4", "--eval-batches", "1", "--quiet"]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

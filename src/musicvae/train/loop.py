@@ -269,7 +269,7 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
         loss = out["loss"]
         if not torch.isfinite(loss):
             raise TrainingError(
-                f"the loss became {float(loss)} at step {step}; the last good checkpoint "
+                f"the loss became {float(loss.detach())} at step {step}; the last good checkpoint "
                 f"(step {last_saved}) is kept in {run_dir}: resume it with --resume, e.g. "
                 "with a lower learning_rate in --hparams"
             )
