@@ -22,9 +22,21 @@ MAGENTA_NAMES = [
     "hierdec-trio_16bar",
 ]
 CHECKED_HPARAMS = [
-    "batch_size", "beta_rate", "dec_rnn_size", "enc_rnn_size", "free_bits", "max_beta",
-    "max_seq_len", "sampling_rate", "sampling_schedule", "z_size", "learning_rate",
-    "decay_rate", "min_learning_rate", "grad_clip", "grad_norm_clip_to_zero",
+    "batch_size",
+    "beta_rate",
+    "dec_rnn_size",
+    "enc_rnn_size",
+    "free_bits",
+    "max_beta",
+    "max_seq_len",
+    "sampling_rate",
+    "sampling_schedule",
+    "z_size",
+    "learning_rate",
+    "decay_rate",
+    "min_learning_rate",
+    "grad_clip",
+    "grad_norm_clip_to_zero",
     "dropout_keep_prob",
 ]
 
@@ -57,8 +69,12 @@ def test_hparams_equal_magenta_dump(name):
 
 
 def test_converter_depths_match_magenta():
-    depths = {"cat-mel_2bar_small": (90, 90), "cat-drums_2bar_small": (10, 512),
-              "hierdec-mel_16bar": (90, 90), "hierdec-trio_16bar": (692, 692)}
+    depths = {
+        "cat-mel_2bar_small": (90, 90),
+        "cat-drums_2bar_small": (10, 512),
+        "hierdec-mel_16bar": (90, 90),
+        "hierdec-trio_16bar": (692, 692),
+    }
     for name, (din, dout) in depths.items():
         conv = get_config(name).data.converter()
         assert (conv.input_depth, conv.output_depth) == (din, dout)
@@ -72,8 +88,12 @@ def test_unknown_config_lists_valid_names():
 
 def test_hparams_parse_magenta_syntax_and_override():
     parsed = HParams.parse("enc_rnn_size=[64],dec_rnn_size=[32, 32],z_size=16,free_bits=48")
-    assert parsed == {"enc_rnn_size": (64,), "dec_rnn_size": (32, 32), "z_size": 16,
-                      "free_bits": 48}
+    assert parsed == {
+        "enc_rnn_size": (64,),
+        "dec_rnn_size": (32, 32),
+        "z_size": 16,
+        "free_bits": 48,
+    }
     config = Config.from_name("cat-mel_2bar_small", **parsed)
     assert config.hparams.dec_rnn_size == (32, 32) and config.hparams.z_size == 16
     assert get_config("cat-mel_2bar_small").hparams.z_size == 256  # registry unchanged

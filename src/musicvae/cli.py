@@ -1,4 +1,4 @@
-"""The `musicvae` command line: a table of subcommands, each parsing, calling one function, printing."""
+"""The `musicvae` command line: a table of subcommands, each parsing, calling one function."""
 
 from __future__ import annotations
 
@@ -118,9 +118,18 @@ def cmd_train(args) -> int:
     )
     last = train(config, args.data, args.run_dir, options)
     if last:
-        shown = {k: round(v, 4) for k, v in last.items()
-                 if k in ("loss", "metrics/accuracy", "eval/accuracy_teacher_forced",
-                          "eval/accuracy_sampled", "eval/loss")}
+        shown = {
+            k: round(v, 4)
+            for k, v in last.items()
+            if k
+            in (
+                "loss",
+                "metrics/accuracy",
+                "eval/accuracy_teacher_forced",
+                "eval/accuracy_sampled",
+                "eval/loss",
+            )
+        }
         print(f"{config.name}: step {args.steps}: {shown}; run: {args.run_dir}")
     return 0
 
@@ -186,8 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True, help="checkpoints, metrics.jsonl, tensorboard/")
     p.add_argument("--steps", type=int, required=True, help="total steps (also when resuming)")
     p.add_argument("--batch-size", type=int, help="global batch size (default: the config's)")
-    p.add_argument("--hparams", default="",
-                   help="Magenta syntax overrides, e.g. 'enc_rnn_size=[64],z_size=16'")
+    p.add_argument(
+        "--hparams", default="", help="Magenta syntax overrides, e.g. 'enc_rnn_size=[64],z_size=16'"
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     p.add_argument("--seed", type=int, default=0)
@@ -231,4 +241,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -62,9 +62,7 @@ class DataConfig:
                 max_bars=self.max_bars,
                 **common,
             )
-        return TrioConverter(
-            slice_bars=self.slice_bars, gap_bars=int(self.gap_bars or 2), **common
-        )
+        return TrioConverter(slice_bars=self.slice_bars, gap_bars=int(self.gap_bars or 2), **common)
 
     @property
     def seq_len(self) -> int:
@@ -177,7 +175,9 @@ class Config:
     def from_name(cls, name: str, **hparam_overrides) -> Config:
         config = get_config(name)
         if hparam_overrides:
-            config = dataclasses.replace(config, hparams=config.hparams.override(**hparam_overrides))
+            config = dataclasses.replace(
+                config, hparams=config.hparams.override(**hparam_overrides)
+            )
         return config
 
     @property
@@ -192,8 +192,7 @@ _TRIO_16BAR = DataConfig(kind="trio", slice_bars=16, gap_bars=2, max_bars=1024)
 _TRIO_DEPTHS = (90, 90, 512)
 
 _2BAR = dict(max_seq_len=32, sampling_schedule="inverse_sigmoid", sampling_rate=1000)
-_16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=256,
-              max_beta=0.2)
+_16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=256, max_beta=0.2)
 
 
 def _configs() -> dict[str, Config]:
@@ -202,37 +201,121 @@ def _configs() -> dict[str, Config]:
     def add(name, data, decoder, level_lengths=(), output_depths=(), note="", **hp):
         c[name] = Config(name, data, HParams(**hp), decoder, level_lengths, output_depths, note)
 
-    add("cat-mel_2bar_small", _MEL_2BAR, "categorical", enc_rnn_size=(512,),
-        dec_rnn_size=(256, 256), z_size=256, free_bits=0, max_beta=0.2, beta_rate=0.99999, **_2BAR)
-    add("cat-mel_2bar_big", _MEL_2BAR, "categorical", enc_rnn_size=(2048,),
-        dec_rnn_size=(2048, 2048, 2048), z_size=512, free_bits=0, max_beta=0.5,
-        beta_rate=0.99999, **_2BAR)
-    add("cat-drums_2bar_small", _DRUMS_2BAR, "categorical", enc_rnn_size=(512,),
-        dec_rnn_size=(256, 256), z_size=256, free_bits=48, max_beta=0.2, **_2BAR)
-    add("cat-drums_2bar_big", _DRUMS_2BAR, "categorical", enc_rnn_size=(2048,),
-        dec_rnn_size=(2048, 2048, 2048), z_size=512, free_bits=48, max_beta=0.2, **_2BAR)
+    add(
+        "cat-mel_2bar_small",
+        _MEL_2BAR,
+        "categorical",
+        enc_rnn_size=(512,),
+        dec_rnn_size=(256, 256),
+        z_size=256,
+        free_bits=0,
+        max_beta=0.2,
+        beta_rate=0.99999,
+        **_2BAR,
+    )
+    add(
+        "cat-mel_2bar_big",
+        _MEL_2BAR,
+        "categorical",
+        enc_rnn_size=(2048,),
+        dec_rnn_size=(2048, 2048, 2048),
+        z_size=512,
+        free_bits=0,
+        max_beta=0.5,
+        beta_rate=0.99999,
+        **_2BAR,
+    )
+    add(
+        "cat-drums_2bar_small",
+        _DRUMS_2BAR,
+        "categorical",
+        enc_rnn_size=(512,),
+        dec_rnn_size=(256, 256),
+        z_size=256,
+        free_bits=48,
+        max_beta=0.2,
+        **_2BAR,
+    )
+    add(
+        "cat-drums_2bar_big",
+        _DRUMS_2BAR,
+        "categorical",
+        enc_rnn_size=(2048,),
+        dec_rnn_size=(2048, 2048, 2048),
+        z_size=512,
+        free_bits=48,
+        max_beta=0.2,
+        **_2BAR,
+    )
     add("flat-mel_16bar", _MEL_16BAR, "categorical", dec_rnn_size=(2048, 2048, 2048), **_16BAR)
-    add("hierdec-mel_16bar", _MEL_16BAR, "hierarchical", level_lengths=(16, 16),
-        dec_rnn_size=(1024, 1024), **_16BAR)
-    add("flat-trio_16bar", _TRIO_16BAR, "multiout", output_depths=_TRIO_DEPTHS,
-        batch_size=256, **{**_16BAR, "free_bits": 0, "max_beta": 1.0},
-        dec_rnn_size=(2048, 2048, 2048))
-    add("hierdec-trio_16bar", _TRIO_16BAR, "hierarchical_multiout", level_lengths=(16, 16),
-        output_depths=_TRIO_DEPTHS, batch_size=256, dec_rnn_size=(1024, 1024), **_16BAR)
+    add(
+        "hierdec-mel_16bar",
+        _MEL_16BAR,
+        "hierarchical",
+        level_lengths=(16, 16),
+        dec_rnn_size=(1024, 1024),
+        **_16BAR,
+    )
+    add(
+        "flat-trio_16bar",
+        _TRIO_16BAR,
+        "multiout",
+        output_depths=_TRIO_DEPTHS,
+        batch_size=256,
+        **{**_16BAR, "free_bits": 0, "max_beta": 1.0},
+        dec_rnn_size=(2048, 2048, 2048),
+    )
+    add(
+        "hierdec-trio_16bar",
+        _TRIO_16BAR,
+        "hierarchical_multiout",
+        level_lengths=(16, 16),
+        output_depths=_TRIO_DEPTHS,
+        batch_size=256,
+        dec_rnn_size=(1024, 1024),
+        **_16BAR,
+    )
 
     # Tiny debug configs: same data and structure, sizes small enough for CPU tests in seconds.
     tiny = dict(enc_rnn_size=(32,), dec_rnn_size=(32,), z_size=8, batch_size=8)
     note = "debug: tiny sizes for tests and quick runs"
-    add("debug-cat-mel_2bar", _MEL_2BAR, "categorical", note=note, max_beta=0.2,
-        **{**_2BAR, **tiny})
-    add("debug-cat-drums_2bar", _DRUMS_2BAR, "categorical", note=note, free_bits=48,
-        max_beta=0.2, **{**_2BAR, **tiny})
-    add("debug-hierdec-mel_16bar", _MEL_16BAR, "hierarchical", level_lengths=(16, 16), note=note,
-        **{**_16BAR, **tiny, "free_bits": 0})
-    add("debug-flat-trio_16bar", _TRIO_16BAR, "multiout", output_depths=_TRIO_DEPTHS, note=note,
-        **{**_16BAR, **tiny, "free_bits": 0})
-    add("debug-hierdec-trio_16bar", _TRIO_16BAR, "hierarchical_multiout", level_lengths=(16, 16),
-        output_depths=_TRIO_DEPTHS, note=note, **{**_16BAR, **tiny, "free_bits": 0})
+    add(
+        "debug-cat-mel_2bar", _MEL_2BAR, "categorical", note=note, max_beta=0.2, **{**_2BAR, **tiny}
+    )
+    add(
+        "debug-cat-drums_2bar",
+        _DRUMS_2BAR,
+        "categorical",
+        note=note,
+        free_bits=48,
+        max_beta=0.2,
+        **{**_2BAR, **tiny},
+    )
+    add(
+        "debug-hierdec-mel_16bar",
+        _MEL_16BAR,
+        "hierarchical",
+        level_lengths=(16, 16),
+        note=note,
+        **{**_16BAR, **tiny, "free_bits": 0},
+    )
+    add(
+        "debug-flat-trio_16bar",
+        _TRIO_16BAR,
+        "multiout",
+        output_depths=_TRIO_DEPTHS,
+        note=note,
+        **{**_16BAR, **tiny, "free_bits": 0},
+    )
+    add(
+        "debug-hierdec-trio_16bar",
+        _TRIO_16BAR,
+        "hierarchical_multiout",
+        level_lengths=(16, 16),
+        output_depths=_TRIO_DEPTHS,
+        note=note,
+        **{**_16BAR, **tiny, "free_bits": 0},
+    )
     return c
 
 

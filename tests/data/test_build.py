@@ -30,18 +30,21 @@ def corpus(tmp_path):
 
 def load_split(root, split):
     manifest = json.loads((root / "manifest.json").read_text())
-    tokens = [np.load(root / f"{s['name']}.tokens.npy", mmap_mode="r")
-              for s in manifest["shards"][split]]
+    tokens = [
+        np.load(root / f"{s['name']}.tokens.npy", mmap_mode="r") for s in manifest["shards"][split]
+    ]
     return np.concatenate(tokens) if tokens else np.zeros((0, 0, 0), np.int16)
 
 
-@pytest.mark.parametrize("config_name", ["cat-mel_2bar_small", "cat-drums_2bar_small",
-                                         "hierdec-trio_16bar"])
+@pytest.mark.parametrize(
+    "config_name", ["cat-mel_2bar_small", "cat-drums_2bar_small", "hierdec-trio_16bar"]
+)
 def test_dataset_holds_exactly_the_converter_windows(tmp_path, corpus, config_name):
     config = get_config(config_name)
     out = tmp_path / "ds"
-    manifest = build.prepare_dataset(config, find_midi_files([corpus]), out, workers=2,
-                                     eval_fraction=0.5, progress=False)
+    manifest = build.prepare_dataset(
+        config, find_midi_files([corpus]), out, workers=2, eval_fraction=0.5, progress=False
+    )
     assert manifest["counts"]["files_failed"] == 1
     assert manifest["failed"][0]["file"] == "broken.mid"
     stored = np.concatenate([load_split(out, "train"), load_split(out, "eval")])
@@ -50,7 +53,9 @@ def test_dataset_holds_exactly_the_converter_windows(tmp_path, corpus, config_na
         if path.name != "broken.mid":
             t = config.data.converter().to_tensors(read_midi(path))
             expected.update(o.tobytes() for o in t.outputs)
-            for i, o in zip(t.inputs, t.outputs):  # inputs are a function of the tokens
+            for i, _o in zip(
+                t.inputs, t.outputs, strict=False
+            ):  # inputs are a function of the tokens
                 assert i.shape[-1] == config.data.converter().input_depth
     got_outputs = tokens_to_outputs(config.data, stored)
     assert Counter(o.tobytes() for o in got_outputs) == expected
@@ -71,14 +76,22 @@ def test_drum_roll_inputs_rebuilt_from_tokens_equal_converter_inputs():
 
 def test_split_is_by_content_and_deterministic(tmp_path, corpus):
     config = get_config("cat-mel_2bar_small")
-    a = build.prepare_dataset(config, find_midi_files([corpus]), tmp_path / "a",
-                              eval_fraction=0.5, progress=False)
-    b = build.prepare_dataset(config, find_midi_files([corpus]), tmp_path / "b", workers=2,
-                              eval_fraction=0.5, progress=False)
+    a = build.prepare_dataset(
+        config, find_midi_files([corpus]), tmp_path / "a", eval_fraction=0.5, progress=False
+    )
+    b = build.prepare_dataset(
+        config,
+        find_midi_files([corpus]),
+        tmp_path / "b",
+        workers=2,
+        eval_fraction=0.5,
+        progress=False,
+    )
     assert a["sources"] == b["sources"]
     assert np.array_equal(load_split(tmp_path / "a", "train"), load_split(tmp_path / "b", "train"))
-    none_eval = build.prepare_dataset(config, find_midi_files([corpus]), tmp_path / "c",
-                                      eval_fraction=0.0, progress=False)
+    none_eval = build.prepare_dataset(
+        config, find_midi_files([corpus]), tmp_path / "c", eval_fraction=0.0, progress=False
+    )
     assert none_eval["counts"]["windows"]["eval"] == 0
 
 
@@ -104,8 +117,9 @@ def test_killed_run_resumes_without_redoing_files(tmp_path, corpus, monkeypatch)
     assert 0 < len(done_before) <= 3
 
     calls.clear()
-    monkeypatch.setattr(build, "prepare_file", lambda s, *a: calls.append(
-        s.relative.as_posix()) or real(s, *a))
+    monkeypatch.setattr(
+        build, "prepare_file", lambda s, *a: calls.append(s.relative.as_posix()) or real(s, *a)
+    )
     resumed = build.prepare_dataset(config, sources, out, progress=False)
     assert not set(calls) & done_before  # finished files were not redone
     assert set(calls) | done_before == {s.relative.as_posix() for s in sources}
@@ -119,31 +133,60 @@ def test_shards_of_a_corpus_partition_it(tmp_path, corpus):
     sources = find_midi_files([corpus])
     seen = []
     for i in range(3):
-        m = build.prepare_dataset(config, sources, tmp_path / f"s{i}", shard=(i, 3),
-                                  progress=False)
+        m = build.prepare_dataset(config, sources, tmp_path / f"s{i}", shard=(i, 3), progress=False)
         seen += [s["file"] for s in m["sources"]] + [f["file"] for f in m["failed"]]
     assert sorted(seen) == sorted(s.relative.as_posix() for s in sources)
 
 
 def test_output_prepared_with_other_settings_is_refused(tmp_path, corpus):
     sources = find_midi_files([corpus])
-    build.prepare_dataset(get_config("cat-mel_2bar_small"), sources, tmp_path / "ds",
-                          progress=False)
+    build.prepare_dataset(
+        get_config("cat-mel_2bar_small"), sources, tmp_path / "ds", progress=False
+    )
     with pytest.raises(ValueError, match="other settings"):
-        build.prepare_dataset(get_config("hierdec-mel_16bar"), sources, tmp_path / "ds",
-                              progress=False)
+        build.prepare_dataset(
+            get_config("hierdec-mel_16bar"), sources, tmp_path / "ds", progress=False
+        )
 
 
 def test_prepare_cli_reports_and_fails_on_empty_input(tmp_path, corpus, capsys):
     out = tmp_path / "ds"
-    assert main(["prepare", "--config", "cat-mel_2bar_small", "--input", str(corpus),
-                 "--output", str(out), "--quiet", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--config",
+                "cat-mel_2bar_small",
+                "--input",
+                str(corpus),
+                "--output",
+                str(out),
+                "--quiet",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "1 failed" in printed and "manifest.json" in printed
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["prepare", "--config", "cat-mel_2bar_small", "--input", str(empty),
-                 "--output", str(tmp_path / "ds2"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "prepare",
+                "--config",
+                "cat-mel_2bar_small",
+                "--input",
+                str(empty),
+                "--output",
+                str(tmp_path / "ds2"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "no MIDI files" in capsys.readouterr().err
     with pytest.raises(ValueError, match="i/N"):
         build.parse_shard("2of3")

@@ -21,11 +21,12 @@ GOLDEN = FIXTURES / "golden" / "tensors" / "cat-mel_2bar_small" / "folk" / "aird
 
 def _melody(time_signature=(4, 4), bars=4) -> NoteSequence:
     beats = time_signature[0] * 4 // time_signature[1]
-    notes = [Note(pitch=60 + (i % 5), start=i * 0.5, end=(i + 1) * 0.5)
-             for i in range(beats * bars)]
+    notes = [
+        Note(pitch=60 + (i % 5), start=i * 0.5, end=(i + 1) * 0.5) for i in range(beats * bars)
+    ]
     return NoteSequence.from_notes(
-        notes, tempos=(Tempo(0.0, 120.0),),
-        time_signatures=(TimeSignature(0.0, *time_signature),))
+        notes, tempos=(Tempo(0.0, 120.0),), time_signatures=(TimeSignature(0.0, *time_signature),)
+    )
 
 
 def _bad_inputs(folder):
@@ -40,16 +41,24 @@ def _bad_inputs(folder):
     write_midi(_melody((3, 4)), folder / "three_four.mid")
     type2 = mido.MidiFile(type=2)
     for pitch in (60, 64):
-        type2.tracks.append(mido.MidiTrack([
-            mido.Message("note_on", note=pitch, velocity=90, time=0),
-            mido.Message("note_off", note=pitch, velocity=0, time=480)]))
+        type2.tracks.append(
+            mido.MidiTrack(
+                [
+                    mido.Message("note_on", note=pitch, velocity=90, time=0),
+                    mido.Message("note_off", note=pitch, velocity=0, time=480),
+                ]
+            )
+        )
     type2.save(folder / "type2.mid")
     # Ticks beyond note_seq's limit (1e10, it raises pretty_midi's 1e7): 50 x 2.6e8 ticks.
     absurd = mido.MidiFile(type=1)
-    absurd.tracks.append(mido.MidiTrack(
-        [mido.Message("note_on", note=60, velocity=90, time=0)]
-        + [mido.MetaMessage("text", text="x", time=260_000_000) for _ in range(50)]
-        + [mido.Message("note_off", note=60, velocity=0, time=0)]))
+    absurd.tracks.append(
+        mido.MidiTrack(
+            [mido.Message("note_on", note=60, velocity=90, time=0)]
+            + [mido.MetaMessage("text", text="x", time=260_000_000) for _ in range(50)]
+            + [mido.Message("note_off", note=60, velocity=0, time=0)]
+        )
+    )
     absurd.save(folder / "absurd_ticks.mid")
     (folder / "sub").mkdir()
     os.symlink(folder / "missing-target.mid", folder / "sub" / "dangling.mid")
@@ -61,20 +70,44 @@ def test_bad_inputs_are_reported_and_good_files_still_convert(tmp_path, capsys):
     _bad_inputs(inputs)
     shutil.copy(GOOD, inputs / "good.mid")
     out = tmp_path / "out"
-    code = main(["convert", "--config", "cat-mel_2bar_small", "--all-windows", "--quiet",
-                 "--workers", "2", "--output", str(out), str(inputs)])
+    code = main(
+        [
+            "convert",
+            "--config",
+            "cat-mel_2bar_small",
+            "--all-windows",
+            "--quiet",
+            "--workers",
+            "2",
+            "--output",
+            str(out),
+            str(inputs),
+        ]
+    )
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     entries = {e["file"]: e for e in report["files"]}
-    assert set(entries) == {"truncated.mid", "random.mid", "empty.mid", "no_notes.mid",
-                            "three_four.mid", "type2.mid", "absurd_ticks.mid",
-                            "sub/dangling.mid", "good.mid"}
-    for name in ("truncated.mid", "random.mid", "empty.mid", "absurd_ticks.mid",
-                 "sub/dangling.mid"):
+    assert set(entries) == {
+        "truncated.mid",
+        "random.mid",
+        "empty.mid",
+        "no_notes.mid",
+        "three_four.mid",
+        "type2.mid",
+        "absurd_ticks.mid",
+        "sub/dangling.mid",
+        "good.mid",
+    }
+    for name in (
+        "truncated.mid",
+        "random.mid",
+        "empty.mid",
+        "absurd_ticks.mid",
+        "sub/dangling.mid",
+    ):
         assert "error" in entries[name], name
         assert entries[name]["error"] and "\n" not in entries[name]["error"]
-    assert entries["no_notes.mid"] == {"file": "no_notes.mid", "windows": 0,
-                                       "reason": "no notes"}
+    assert entries["no_notes.mid"] == {"file": "no_notes.mid", "windows": 0, "reason": "no notes"}
     assert entries["three_four.mid"]["windows"] == 0
     assert "4/4" in entries["three_four.mid"]["reason"]
     assert "error" in entries["type2.mid"] or "windows" in entries["type2.mid"]
@@ -92,15 +125,36 @@ def test_no_window_anywhere_exits_nonzero(tmp_path, capsys):
     inputs.mkdir()
     (inputs / "empty.mid").write_bytes(b"")
     write_midi(_melody((3, 4)), inputs / "waltz.mid")
-    code = main(["convert", "--config", "cat-mel_2bar_small", "--all-windows", "--quiet",
-                 "--output", str(tmp_path / "out"), str(inputs)])
+    code = main(
+        [
+            "convert",
+            "--config",
+            "cat-mel_2bar_small",
+            "--all-windows",
+            "--quiet",
+            "--output",
+            str(tmp_path / "out"),
+            str(inputs),
+        ]
+    )
     assert code == 1
     assert "no input yielded a melody window" in capsys.readouterr().err
 
 
 def test_missing_input_and_unknown_config_are_clear_errors(tmp_path, capsys):
-    assert main(["convert", "--config", "cat-mel_2bar_small", "--output", str(tmp_path),
-                 str(tmp_path / "nope")]) == 2
+    assert (
+        main(
+            [
+                "convert",
+                "--config",
+                "cat-mel_2bar_small",
+                "--output",
+                str(tmp_path),
+                str(tmp_path / "nope"),
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     assert main(["convert", "--config", "mel_2bar", "--output", str(tmp_path), str(GOOD)]) == 2
     assert "valid configs" in capsys.readouterr().err
@@ -110,8 +164,10 @@ def test_training_mode_caps_windows_per_file_deterministically(tmp_path):
     args = ["convert", "--config", "cat-mel_2bar_small", "--quiet", "--seed", "3", str(GOOD)]
     assert main(args + ["--output", str(tmp_path / "a")]) == 0
     assert main(args + ["--output", str(tmp_path / "b")]) == 0
-    a, b = np.load(tmp_path / "a" / "book2_0108_X0309.npz"), np.load(
-        tmp_path / "b" / "book2_0108_X0309.npz")
+    a, b = (
+        np.load(tmp_path / "a" / "book2_0108_X0309.npz"),
+        np.load(tmp_path / "b" / "book2_0108_X0309.npz"),
+    )
     assert len(a["lengths"]) == 5  # max_tensors_per_notesequence
     assert np.array_equal(a["outputs"], b["outputs"])
 
@@ -119,8 +175,21 @@ def test_training_mode_caps_windows_per_file_deterministically(tmp_path):
 @pytest.mark.parametrize("config", ["cat-drums_2bar_small", "hierdec-trio_16bar"])
 def test_convert_other_converters_write_their_depths(tmp_path, config):
     src = FIXTURES / "golden" / "corpus" / "multitrack" / "mma"
-    assert main(["convert", "--config", config, "--all-windows", "--quiet", "--output",
-                 str(tmp_path), str(src)]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "--config",
+                config,
+                "--all-windows",
+                "--quiet",
+                "--output",
+                str(tmp_path),
+                str(src),
+            ]
+        )
+        == 0
+    )
     saved = np.load(tmp_path / "mma__examples__after__after.npz")
     expected = {"cat-drums_2bar_small": (10, 512), "hierdec-trio_16bar": (692, 692)}[config]
     assert (saved["inputs"].shape[-1], saved["outputs"].shape[-1]) == expected

@@ -27,7 +27,7 @@ GOLDEN_CONFIGS = [
 
 def window_multiset(inputs: np.ndarray, outputs: np.ndarray) -> Counter:
     return Counter(
-        (i.shape, i.tobytes(), o.shape, o.tobytes()) for i, o in zip(inputs, outputs)
+        (i.shape, i.tobytes(), o.shape, o.tobytes()) for i, o in zip(inputs, outputs, strict=False)
     )
 
 

@@ -26,7 +26,7 @@ def melody_windows(starts, ends, pitches, window: int, bars: range) -> set:
         lo = b * 16
         notes = tuple(
             (s - lo, min(e, lo + window) - lo, p)
-            for s, e, p in zip(starts, ends, pitches)
+            for s, e, p in zip(starts, ends, pitches, strict=False)
             if lo <= s < lo + window
         )
         out.add(notes)
@@ -40,11 +40,12 @@ def steps(seconds: np.ndarray) -> list[int]:
 
 
 def decoded_melody(seq) -> tuple:
-    return tuple(zip(steps(seq.start), steps(seq.end), seq.pitch.tolist()))
+    return tuple(zip(steps(seq.start), steps(seq.end), seq.pitch.tolist(), strict=False))
 
 
-@pytest.mark.parametrize("tune", ["folk/airds/book2_0108_X0309.mid",
-                                  "folk/airds/book3_0134_X0535.mid"])
+@pytest.mark.parametrize(
+    "tune", ["folk/airds/book2_0108_X0309.mid", "folk/airds/book3_0134_X0535.mid"]
+)
 def test_melody_windows_decode_to_source_notes(tune):
     config = get_config("cat-mel_2bar_small")
     seq = read_midi(CORPUS / tune)
@@ -69,14 +70,14 @@ def test_drum_windows_decode_to_source_hits():
     assert len(tensors) > 0
     q = sequences.quantize(seq, 4)
     drum = q.is_drum & (CLASS_OF[q.pitch] >= 0)
-    hits = set(zip(q.start_step[drum].tolist(), CLASS_OF[q.pitch[drum]].tolist()))
+    hits = set(zip(q.start_step[drum].tolist(), CLASS_OF[q.pitch[drum]].tolist(), strict=False))
     expected = {
         frozenset((s - b * 16, c) for s, c in hits if b * 16 <= s < b * 16 + 32)
         for b in range(q.total_quantized_steps // 16)
     }
     for out in config.data.converter().from_tensors(tensors.outputs):
         assert np.all(out.is_drum) and np.allclose(out.end - out.start, 0.125)
-        got = frozenset(zip(steps(out.start), CLASS_OF[out.pitch].tolist()))
+        got = frozenset(zip(steps(out.start), CLASS_OF[out.pitch].tolist(), strict=False))
         assert got in expected
         # Decoding uses each class's first pitch (36 kick, 38 snare, 42 closed hat, ...).
         firsts = {36, 38, 42, 46, 45, 48, 50, 49, 51}

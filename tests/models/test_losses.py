@@ -28,8 +28,7 @@ def test_kl_of_known_gaussians():
 def test_free_bits_clamp_on_the_total():
     kl = torch.tensor([10.0, 40.0])
     # 48 free bits = 48 ln 2 = 33.27 nats: the first is free, the second pays 6.73
-    assert free_bits_cost(kl, 48).tolist() == pytest.approx([0.0, 40 - 48 * math.log(2)],
-                                                            abs=1e-5)
+    assert free_bits_cost(kl, 48).tolist() == pytest.approx([0.0, 40 - 48 * math.log(2)], abs=1e-5)
     assert free_bits_cost(kl, 0).tolist() == [10.0, 40.0]
 
 
@@ -45,7 +44,8 @@ def test_learning_rate_schedule():
     assert schedules.learning_rate(0, 1e-3, 0.9999, 1e-5) == pytest.approx(1e-3)
     # 0.9999 ** 10000 = e^-1.00005 = 0.36786
     assert schedules.learning_rate(10_000, 1e-3, 0.9999, 1e-5) == pytest.approx(
-        0.00099 * 0.367861 + 1e-5, rel=1e-4)
+        0.00099 * 0.367861 + 1e-5, rel=1e-4
+    )
     assert schedules.learning_rate(10**7, 1e-3, 0.9999, 1e-5) == pytest.approx(1e-5)
 
 
@@ -53,7 +53,8 @@ def test_sampling_probability():
     # inverse sigmoid, k = 1000: 1 - 1000 / (1000 + e^(step/1000))
     assert schedules.sampling_probability(0, "inverse_sigmoid", 1000) == pytest.approx(1 / 1001)
     assert schedules.sampling_probability(5000, "inverse_sigmoid", 1000) == pytest.approx(
-        1 - 1000 / (1000 + 148.41316), rel=1e-6)
+        1 - 1000 / (1000 + 148.41316), rel=1e-6
+    )
     assert schedules.sampling_probability(10**6, "inverse_sigmoid", 1000) == 1.0
     assert schedules.sampling_probability(3, "exponential", 0.5) == pytest.approx(0.875)
     assert schedules.sampling_probability(7, "constant", 0.25) == 0.25

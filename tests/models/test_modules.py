@@ -20,13 +20,17 @@ def random_batch(config: Config, b: int, seed: int = 0):
     t = config.hparams.max_seq_len
     depths = config.output_depths or (conv.output_depth,)
     outputs = np.concatenate(
-        [np.eye(d, dtype=np.float32)[rng.integers(0, d, (b, t))] for d in depths], -1)
+        [np.eye(d, dtype=np.float32)[rng.integers(0, d, (b, t))] for d in depths], -1
+    )
     if conv.input_depth == conv.output_depth:
         inputs = outputs
     else:  # drum roll input (10 dims)
         inputs = np.eye(conv.input_depth, dtype=np.float32)[rng.integers(0, 10, (b, t))]
-    return (torch.from_numpy(inputs), torch.from_numpy(outputs),
-            torch.full((b,), t, dtype=torch.long))
+    return (
+        torch.from_numpy(inputs),
+        torch.from_numpy(outputs),
+        torch.full((b,), t, dtype=torch.long),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CONFIG_MAP))
@@ -36,8 +40,14 @@ def test_every_config_runs_forward_backward_and_sampling(name):
     model = build_model(config)
     inputs, outputs, lengths = random_batch(config, 2)
     out = model(inputs, outputs, lengths, step=100)
-    for key in ("loss", "losses/r_loss", "losses/kl_loss", "losses/kl_bits", "losses/kl_beta",
-                "metrics/accuracy"):
+    for key in (
+        "loss",
+        "losses/r_loss",
+        "losses/kl_loss",
+        "losses/kl_bits",
+        "losses/kl_beta",
+        "metrics/accuracy",
+    ):
         assert key in out and torch.isfinite(out[key])
     if len(model.depths) > 1:
         assert {f"metrics/accuracy/output_{i}" for i in range(3)} <= set(out)
@@ -70,9 +80,10 @@ def test_tf_kernel_mapping_reproduces_lstm_block_cell():
     kernels = [rng.normal(0, 0.5, (n_in + h, 4 * h)), rng.normal(0, 0.5, (2 * h, 4 * h))]
     biases = [rng.normal(0, 0.5, 4 * h), rng.normal(0, 0.5, 4 * h)]
     stack = LSTMStack(n_in, (h, h))
-    for layer, kernel, bias, size in zip(stack.layers, kernels, biases, (n_in, h)):
-        tensors = LSTMStack.tf_kernel_to_torch(torch.tensor(kernel, dtype=torch.float32),
-                                               torch.tensor(bias, dtype=torch.float32), size)
+    for layer, kernel, bias, size in zip(stack.layers, kernels, biases, (n_in, h), strict=False):
+        tensors = LSTMStack.tf_kernel_to_torch(
+            torch.tensor(kernel, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32), size
+        )
         layer.load_state_dict(tensors)
     x = rng.normal(size=(b, t, n_in))
     h0 = [rng.normal(size=(b, h)) for _ in range(2)]
@@ -122,9 +133,14 @@ def test_shift_right_feeds_previous_target():
 
 
 def test_debug_model_overfits_one_batch():
-    config = Config.from_name("debug-cat-mel_2bar", sampling_rate=0.0,
-                              sampling_schedule="constant", enc_rnn_size=(64,),
-                              dec_rnn_size=(64,), z_size=16)
+    config = Config.from_name(
+        "debug-cat-mel_2bar",
+        sampling_rate=0.0,
+        sampling_schedule="constant",
+        enc_rnn_size=(64,),
+        dec_rnn_size=(64,),
+        z_size=16,
+    )
     torch.manual_seed(0)
     model = build_model(config)
     inputs, outputs, lengths = random_batch(config, 4, seed=3)

@@ -19,7 +19,6 @@ Expected values are written by hand from:
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from musicvae.data.converters.drums import DrumsConverter
 from musicvae.music.drums import (

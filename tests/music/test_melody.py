@@ -25,7 +25,6 @@ Expected events are written by hand from:
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from musicvae.data.converters.melody import MelodyConverter
 from musicvae.music.melody import (

@@ -28,9 +28,13 @@ QUICK = dict(batch_size=8, log_every=2, eval_every=5, eval_batches=1, progress=F
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data") / "mel2"
-    build.prepare_dataset(get_config("cat-mel_2bar_small"),
-                          find_midi_files([FIXTURES / "golden" / "corpus"]), out,
-                          eval_fraction=0.3, progress=False)
+    build.prepare_dataset(
+        get_config("cat-mel_2bar_small"),
+        find_midi_files([FIXTURES / "golden" / "corpus"]),
+        out,
+        eval_fraction=0.3,
+        progress=False,
+    )
     return out
 
 
@@ -41,12 +45,21 @@ def losses(run_dir: Path) -> list[tuple[int, float]]:
 
 def test_training_logs_evaluates_and_checkpoints(dataset, tmp_path):
     last = train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=6, **QUICK))
-    assert {"loss", "metrics/accuracy", "lr", "steps_per_s", "eval/accuracy_teacher_forced",
-            "eval/accuracy_sampled", "eval/loss"} <= set(last)
+    assert {
+        "loss",
+        "metrics/accuracy",
+        "lr",
+        "steps_per_s",
+        "eval/accuracy_teacher_forced",
+        "eval/accuracy_sampled",
+        "eval/loss",
+    } <= set(last)
     logged = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in logged if "loss" in x] == [2, 4, 6]
-    assert any(p.name.startswith("events.out.tfevents")
-               for p in (tmp_path / "run" / "tensorboard").iterdir())
+    assert any(
+        p.name.startswith("events.out.tfevents")
+        for p in (tmp_path / "run" / "tensorboard").iterdir()
+    )
     state = ckpt.load_checkpoint(tmp_path / "run" / ckpt.CHECKPOINT)
     assert state["step"] == 6 and ckpt.config_from_dict(state["config"]) == CONFIG
     model = build_model(CONFIG)
@@ -75,21 +88,33 @@ def test_run_dir_rules(dataset, tmp_path):
     import dataclasses
 
     with pytest.raises(TrainingError, match="other settings"):
-        train(dataclasses.replace(CONFIG, hparams=other), dataset, tmp_path / "run",
-              TrainOptions(steps=4, resume=True, **QUICK))
+        train(
+            dataclasses.replace(CONFIG, hparams=other),
+            dataset,
+            tmp_path / "run",
+            TrainOptions(steps=4, resume=True, **QUICK),
+        )
 
 
 def test_bad_datasets_give_clear_errors(dataset, tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         train(CONFIG, tmp_path / "nope", tmp_path / "r1", TrainOptions(steps=1, **QUICK))
     with pytest.raises(DatasetError, match="prepared for config"):
-        train(get_config("debug-cat-drums_2bar"), dataset, tmp_path / "r2",
-              TrainOptions(steps=1, **QUICK))
+        train(
+            get_config("debug-cat-drums_2bar"),
+            dataset,
+            tmp_path / "r2",
+            TrainOptions(steps=1, **QUICK),
+        )
     empty = tmp_path / "empty"
     (empty / "in").mkdir(parents=True)
     (empty / "in" / "x.mid").write_bytes(b"")
-    build.prepare_dataset(get_config("cat-mel_2bar_small"), find_midi_files([empty / "in"]),
-                          empty / "ds", progress=False)
+    build.prepare_dataset(
+        get_config("cat-mel_2bar_small"),
+        find_midi_files([empty / "in"]),
+        empty / "ds",
+        progress=False,
+    )
     with pytest.raises(DatasetError, match="no train windows"):
         train(CONFIG, empty / "ds", tmp_path / "r3", TrainOptions(steps=1, **QUICK))
     (tmp_path / "half").mkdir()
@@ -113,8 +138,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(dataset, tmp_path, monkey
 
     monkeypatch.setattr(vae.MusicVAE, "forward", poisoned)
     with pytest.raises(TrainingError, match="step 5.*step 4"):
-        train(CONFIG, dataset, run, TrainOptions(steps=10, checkpoint_every=2, resume=True,
-                                                 **QUICK))
+        train(
+            CONFIG, dataset, run, TrainOptions(steps=10, checkpoint_every=2, resume=True, **QUICK)
+        )
     kept = ckpt.load_checkpoint(run / ckpt.CHECKPOINT)
     assert kept["step"] == 4
     assert all(torch.equal(kept["model"][k], good["model"][k]) for k in good["model"])
@@ -148,8 +174,9 @@ def test_cuda_device_without_gpu_is_a_clear_error(dataset, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_training_on_cuda_with_bf16(dataset, tmp_path):
-    last = train(CONFIG, dataset, tmp_path / "run",
-                 TrainOptions(steps=4, device="cuda", bf16=True, **QUICK))
+    last = train(
+        CONFIG, dataset, tmp_path / "run", TrainOptions(steps=4, device="cuda", bf16=True, **QUICK)
+    )
     assert last["loss"] > 0
 
 
@@ -157,10 +184,33 @@ def test_training_on_cuda_with_bf16(dataset, tmp_path):
 def test_torchrun_two_processes_on_cpu(dataset, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           "--standalone", "-m", "musicvae", "train", "--config", "debug-cat-mel_2bar",
-           "--data", str(dataset), "--run-dir", str(run), "--steps", "4", "--batch-size", "8",
-           "--log-every", "2", "--eval-every", "4", "--eval-batches", "1", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--standalone",
+        "-m",
+        "musicvae",
+        "train",
+        "--config",
+        "debug-cat-mel_2bar",
+        "--data",
+        str(dataset),
+        "--run-dir",
+        str(run),
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "2",
+        "--eval-every",
+        "4",
+        "--eval-batches",
+        "1",
+        "--quiet",
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     state = ckpt.load_checkpoint(run / ckpt.CHECKPOINT)

@@ -147,9 +147,7 @@ class ShardWriter:
                 continue
             name = f"{split}/shard-{self.next_index[split]:05d}"
             tokens = np.concatenate([t for _, t in self.buffers[split]])
-            source = np.concatenate(
-                [np.full(len(t), i, np.int32) for i, t in self.buffers[split]]
-            )
+            source = np.concatenate([np.full(len(t), i, np.int32) for i, t in self.buffers[split]])
             (self.root / split).mkdir(parents=True, exist_ok=True)
             for suffix, array in (("tokens", tokens), ("source", source)):
                 final = self.root / f"{name}.{suffix}.npy"
@@ -228,7 +226,7 @@ def prepare_dataset(
     start = time.perf_counter()
     root = Path(output)
     root.mkdir(parents=True, exist_ok=True)
-    manifest_path = root / MANIFEST
+    root / MANIFEST
     settings = {
         "config": config.name,
         "data": asdict(config.data),
@@ -262,12 +260,21 @@ def prepare_dataset(
 
     writer = ShardWriter(root, shard_windows, next_index)
     tasks = [(s, config.data, eval_fraction, max_windows_per_file) for s in todo]
-    bar = tqdm(total=total_in_shard, initial=total_in_shard - len(todo), unit="file",
-               disable=not progress, desc="prepare")
+    bar = tqdm(
+        total=total_in_shard,
+        initial=total_in_shard - len(todo),
+        unit="file",
+        disable=not progress,
+        desc="prepare",
+    )
     windows_so_far = sum(r.get("windows", 0) for r in records)
     for k, result in enumerate(_iter_results(tasks, workers)):
-        record = {"file": result.relative, "sha1": result.sha1, "split": result.split,
-                  "windows": result.windows}
+        record = {
+            "file": result.relative,
+            "sha1": result.sha1,
+            "split": result.split,
+            "windows": result.windows,
+        }
         if result.error:
             record["error"] = result.error
         if result.reason:
@@ -294,8 +301,9 @@ def build_manifest(root: Path, settings: dict, elapsed: float, extra: dict | Non
     for split in SPLITS:
         for path in sorted((root / split).glob("shard-*.tokens.npy")):
             n = int(np.load(path, mmap_mode="r").shape[0])
-            shards[split].append({"name": f"{split}/{path.name[: -len('.tokens.npy')]}",
-                                  "windows": n})
+            shards[split].append(
+                {"name": f"{split}/{path.name[: -len('.tokens.npy')]}", "windows": n}
+            )
     failed = [{"file": r["file"], "error": r["error"]} for r in records if r.get("error")]
     manifest = {
         **settings,
@@ -304,14 +312,17 @@ def build_manifest(root: Path, settings: dict, elapsed: float, extra: dict | Non
             "files_failed": len(failed),
             "files_with_windows": sum(1 for r in records if r.get("windows")),
             "windows": {s: sum(x["windows"] for x in shards[s]) for s in SPLITS},
-            "files": {s: sum(1 for r in records if r.get("split") == s and r.get("windows"))
-                      for s in SPLITS},
+            "files": {
+                s: sum(1 for r in records if r.get("split") == s and r.get("windows"))
+                for s in SPLITS
+            },
         },
         "shards": shards,
         "failed": failed,
         "sources": [
             {k: r[k] for k in ("file", "split", "windows", "reason") if r.get(k) is not None}
-            for r in records if not r.get("error")
+            for r in records
+            if not r.get("error")
         ],
         "elapsed_s": round(elapsed, 3),
         **(extra or {}),

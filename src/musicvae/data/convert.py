@@ -153,7 +153,9 @@ def convert_many(
         yield from map(_convert_task, tasks)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * workers))))
+        yield from pool.map(
+            _convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * workers)))
+        )
 
 
 def save_tensors(path: Path, tensors: ConverterTensors, with_controls: bool) -> None:

@@ -26,7 +26,9 @@ def tensors_to_tokens(data: DataConfig, tensors: ConverterTensors) -> np.ndarray
     """(N, T, D_out) one-hot outputs -> (N, T, S) int16 class indices."""
     outputs = tensors.outputs
     bounds = np.cumsum((0,) + stream_depths(data))
-    streams = [outputs[..., lo:hi].argmax(-1) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    streams = [
+        outputs[..., lo:hi].argmax(-1) for lo, hi in zip(bounds[:-1], bounds[1:], strict=False)
+    ]
     return np.stack(streams, axis=-1).astype(np.int16)
 
 
@@ -44,4 +46,3 @@ def tokens_to_inputs(data: DataConfig, tokens: np.ndarray) -> np.ndarray:
         roll = masks_to_roll(masks)  # (..., T, 9)
         return np.concatenate([roll, (masks == 0)[..., None]], axis=-1)
     return tokens_to_outputs(data, tokens)
-

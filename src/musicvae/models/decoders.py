@@ -155,7 +155,7 @@ class HierarchicalDecoder(nn.Module):
         c = self.conduct(z).reshape(b * u, -1)  # (B*U, H)
         segments = inputs.reshape(b * u, seg, -1)  # (B*U, T/U, D)
         logits = []
-        for core, part in zip(self.cores, segments.split(self.depths, dim=-1)):
+        for core, part in zip(self.cores, segments.split(self.depths, dim=-1), strict=False):
             if probability > 0:
                 logits.append(core.scheduled(part, c, probability, generator))
             else:
@@ -171,8 +171,15 @@ class HierarchicalDecoder(nn.Module):
         for k in range(u):
             part = inputs[:, k * seg : (k + 1) * seg]
             streams = part.split(self.depths, dim=-1)
-            bars.append(torch.cat([core.teacher_forced(s, c[:, k])
-                                   for core, s in zip(self.cores, streams)], dim=-1))
+            bars.append(
+                torch.cat(
+                    [
+                        core.teacher_forced(s, c[:, k])
+                        for core, s in zip(self.cores, streams, strict=False)
+                    ],
+                    dim=-1,
+                )
+            )
         return torch.cat(bars, dim=1).reshape(b, u * seg, -1)
 
     def sample(self, z, length, temperature, generator=None):

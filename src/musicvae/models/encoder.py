@@ -21,7 +21,8 @@ class BidirectionalLstmEncoder(nn.Module):
         super().__init__()
         ins = (input_size,) + tuple(2 * s for s in sizes[:-1])
         self.layers = nn.ModuleList(
-            nn.LSTM(i, h, batch_first=True, bidirectional=True) for i, h in zip(ins, sizes)
+            nn.LSTM(i, h, batch_first=True, bidirectional=True)
+            for i, h in zip(ins, sizes, strict=False)
         )
         for lstm in self.layers:
             init_tf_lstm(lstm)

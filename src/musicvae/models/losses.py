@@ -35,7 +35,7 @@ def reconstruction(
     mask = step_mask(lengths, logits.shape[1])
     r_loss = logits.new_zeros(logits.shape[0], dtype=torch.float32)
     correct = []
-    for lg, tg in zip(logits.split(depths, -1), targets.split(depths, -1)):
+    for lg, tg in zip(logits.split(depths, -1), targets.split(depths, -1), strict=False):
         index = tg.argmax(-1)  # (B, T)
         ce = F.cross_entropy(lg.float().transpose(1, 2), index, reduction="none")  # (B, T)
         r_loss = r_loss + (ce * mask).sum(-1)

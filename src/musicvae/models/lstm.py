@@ -53,7 +53,7 @@ class LSTMStack(nn.Module):
     def forward(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """x (B, T, in) -> top-layer outputs (B, T, H_top) and the final state."""
         new_state = []
-        for lstm, (h, c) in zip(self.layers, state):
+        for lstm, (h, c) in zip(self.layers, state, strict=False):
             x, (h_n, c_n) = lstm(x, (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()))
             new_state.append((h_n[0], c_n[0]))
         return x, new_state

@@ -60,8 +60,12 @@ class DrumTrack:
 
 
 def _track_from_hits(
-    steps: np.ndarray, masks: np.ndarray, search_start: int, steps_per_bar: int,
-    gap_steps: float, pad_end: bool,
+    steps: np.ndarray,
+    masks: np.ndarray,
+    search_start: int,
+    steps_per_bar: int,
+    gap_steps: float,
+    pad_end: bool,
 ) -> DrumTrack:
     """DrumTrack.from_quantized_sequence over hits grouped by step (steps ascending)."""
     track = DrumTrack()
@@ -70,7 +74,7 @@ def _track_from_hits(
     origin = int(steps[0]) - (int(steps[0]) - search_start) % steps_per_bar
     events = track.events
     gap_start = 0
-    for step, mask in zip(steps.tolist(), masks.tolist()):
+    for step, mask in zip(steps.tolist(), masks.tolist(), strict=False):
         index = step - origin
         if events and index - gap_start >= gap_steps:
             break

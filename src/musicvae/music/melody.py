@@ -66,7 +66,7 @@ def _melody_from_notes(
     events = melody.events
     origin = start_steps[0] - (start_steps[0] - search_start) % steps_per_bar
     last_on = last_off = 0
-    for s, e, pitch, ok in zip(start_steps, end_steps, pitches, keep):
+    for s, e, pitch, ok in zip(start_steps, end_steps, pitches, keep, strict=False):
         if not ok:  # drums and zero-velocity notes are skipped
             continue
         s -= origin

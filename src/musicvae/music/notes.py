@@ -92,7 +92,9 @@ class NoteSequence:
         for name in NOTE_FIELDS:
             object.__setattr__(self, name, _column(getattr(self, name), name))
             if len(getattr(self, name)) != n:
-                raise ValueError(f"note column {name!r} has {len(getattr(self, name))} rows, not {n}")
+                raise ValueError(
+                    f"note column {name!r} has {len(getattr(self, name))} rows, not {n}"
+                )
         for name in ("start_step", "end_step"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _column(getattr(self, name), name))

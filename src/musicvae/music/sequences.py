@@ -171,7 +171,7 @@ def extract_subsequences(seq: NoteSequence, split_times: list[float]) -> list[No
         raise ValueError("can only split an unquantized sequence")
     if len(split_times) < 2:
         raise ValueError("need at least a start and an end time")
-    if any(a > b for a, b in zip(split_times[:-1], split_times[1:])):
+    if any(a > b for a, b in zip(split_times[:-1], split_times[1:], strict=False)):
         raise ValueError("split times must be sorted")
     if any(t >= seq.total_time for t in split_times[:-1]):
         raise ValueError("cannot extract a subsequence past the end of the sequence")

@@ -69,8 +69,9 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
     """Reads torchrun's environment; starts the process group (NCCL on GPUs, gloo on CPU)."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         return Dist(), _device(device, 0)
-    d = Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-             int(os.environ.get("LOCAL_RANK", 0)))
+    d = Dist(
+        int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    )
     dev = _device(device, d.local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
@@ -114,8 +115,11 @@ class Batches:
             tokens = random_transpose_tokens(tokens, depth, tr[0], tr[1], rng)
         inputs, outputs, lengths = self.dataset.batch(indices, tokens)
         to = dict(device=self.device)
-        return (torch.from_numpy(inputs).to(**to), torch.from_numpy(outputs).to(**to),
-                torch.from_numpy(lengths).to(**to))
+        return (
+            torch.from_numpy(inputs).to(**to),
+            torch.from_numpy(outputs).to(**to),
+            torch.from_numpy(lengths).to(**to),
+        )
 
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
@@ -125,8 +129,15 @@ def _generator(device: torch.device, seed: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def evaluate(model: MusicVAE, batches: Batches, eval_set: WindowDataset, step: int,
-             batch_size: int, n_batches: int, seed: int) -> dict[str, float]:
+def evaluate(
+    model: MusicVAE,
+    batches: Batches,
+    eval_set: WindowDataset,
+    step: int,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+) -> dict[str, float]:
     """Eval loss (Magenta's eval mode), teacher-forced and sampled accuracy from z = mu."""
     model.eval()
     order = np.random.default_rng([seed, 10**6]).permutation(len(eval_set))
@@ -160,8 +171,11 @@ class MetricsLog:
     def __init__(self, run_dir: Path, resume_step: int):
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():  # drop lines a killed run wrote after its last checkpoint
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line and json.loads(line).get("step", 0) <= resume_step]
+            kept = [
+                line
+                for line in self.path.read_text().splitlines()
+                if line and json.loads(line).get("step", 0) <= resume_step
+            ]
             self.path.write_text("".join(line + "\n" for line in kept))
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -189,8 +203,10 @@ def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
     if not path.exists():
         return None
     if not resume:
-        raise TrainingError(f"{run_dir} already holds a checkpoint: add --resume to continue "
-                            "it, or choose another --run-dir")
+        raise TrainingError(
+            f"{run_dir} already holds a checkpoint: add --resume to continue "
+            "it, or choose another --run-dir"
+        )
     state = load_checkpoint(path)
     saved = config_from_dict(state["config"])
     if saved != config:
@@ -201,8 +217,9 @@ def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
     return state
 
 
-def train(config: Config, data_dir: str | Path, run_dir: str | Path,
-          options: TrainOptions) -> dict[str, float]:
+def train(
+    config: Config, data_dir: str | Path, run_dir: str | Path, options: TrainOptions
+) -> dict[str, float]:
     """Trains (or resumes) a model; returns the last logged metrics."""
     from tqdm import tqdm
 
@@ -220,8 +237,9 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
 
     torch.manual_seed(options.seed)  # identical initial weights on every rank
     model = build_model(config).to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
-                                 lr=config.hparams.learning_rate)
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=config.hparams.learning_rate
+    )
     start = 0
     state = _check_run_dir(run_dir, config, options.resume)
     if state is not None:
@@ -234,7 +252,8 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
     wrapped = model
     if d.world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     metrics = MetricsLog(run_dir, start) if d.main else None
     batches = Batches(train_set, config, device)
     eval_batches = Batches(eval_set, config, device)
@@ -243,14 +262,26 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
 
     def save(step: int) -> None:
         if d.main:
-            save_checkpoint(run_dir / CHECKPOINT, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "step": step, "config": config_to_dict(config), "seed": options.seed,
-                "data": str(data_dir), "torch_version": torch.__version__,
-            })
+            save_checkpoint(
+                run_dir / CHECKPOINT,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "config": config_to_dict(config),
+                    "seed": options.seed,
+                    "data": str(data_dir),
+                    "torch_version": torch.__version__,
+                },
+            )
 
-    bar = tqdm(total=options.steps, initial=start, disable=not (options.progress and d.main),
-               unit="step", desc=config.name)
+    bar = tqdm(
+        total=options.steps,
+        initial=start,
+        disable=not (options.progress and d.main),
+        unit="step",
+        desc=config.name,
+    )
     last: dict[str, float] = {}
     t0, done_since = time.perf_counter(), 0
     skipped = 0
@@ -263,8 +294,9 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
         lr = schedules.learning_rate(step, hp.learning_rate, hp.decay_rate, hp.min_learning_rate)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with torch.autocast(device.type, dtype=torch.bfloat16,
-                            enabled=options.bf16 and device.type == "cuda"):
+        with torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=options.bf16 and device.type == "cuda"
+        ):
             out = wrapped(inputs, outputs, lengths, step=step, generator=g)
         loss = out["loss"]
         if not torch.isfinite(loss):
@@ -287,12 +319,20 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
             last = {k: float(v.detach()) for k, v in out.items()}
             last.update(lr=lr, grad_norm=norm, steps_per_s=rate, skipped_steps=skipped)
             metrics.write(completed, last)
-            bar.set_postfix(loss=f"{last['loss']:.3g}",
-                            acc=f"{last['metrics/accuracy']:.3f}", refresh=False)
+            bar.set_postfix(
+                loss=f"{last['loss']:.3g}", acc=f"{last['metrics/accuracy']:.3f}", refresh=False
+            )
             t0, done_since = time.perf_counter(), 0
         if d.main and (completed % options.eval_every == 0 or completed == options.steps):
-            ev = evaluate(model, eval_batches, eval_set, completed, batch_size // d.world,
-                          options.eval_batches, options.seed)
+            ev = evaluate(
+                model,
+                eval_batches,
+                eval_set,
+                completed,
+                batch_size // d.world,
+                options.eval_batches,
+                options.seed,
+            )
             metrics.write(completed, ev)
             last.update(ev)
         if completed % options.checkpoint_every == 0 or completed == options.steps:
@@ -305,4 +345,3 @@ def train(config: Config, data_dir: str | Path, run_dir: str | Path,
     if d.world > 1:
         dist.barrier()
     return last
-

@@ -127,7 +127,7 @@ class TrioConverter:
         coverage = np.zeros((total_bars, MAX_INSTRUMENT_NUMBER + 1), bool)
         start_bar = quantized.start_step[valid] // spb
         end_bar = np.ceil(quantized.end_step[valid] / spb).astype(np.int64)
-        for i, s, e in zip(inst.tolist(), start_bar.tolist(), end_bar.tolist()):
+        for i, s, e in zip(inst.tolist(), start_bar.tolist(), end_bar.tolist(), strict=False):
             if s < total_bars:
                 coverage[s : min(e, total_bars), i] = True
 
@@ -138,9 +138,7 @@ class TrioConverter:
         # Encode each candidate over the whole piece, padded to whole bars (Magenta sets the
         # piece's total_time to total_bars bars before extracting instruments).
         qpm = piece.tempos[0].qpm if piece.tempos else DEFAULT_QPM
-        padded = piece.replace(
-            total_time=total_bars * spb * 60 / qpm / self.steps_per_quarter
-        )
+        padded = piece.replace(total_time=total_bars * spb * 60 / qpm / self.steps_per_quarter)
         encoded: dict[int, np.ndarray] = {}
         for i in by_type[MELODY] + by_type[BASS] + by_type[DRUMS]:
             track_seq = padded.select(padded.instrument == i)
@@ -205,8 +203,5 @@ class TrioConverter:
 
 def _merge(parts: list[NoteSequence]) -> NoteSequence:
     first = parts[0]
-    cols = {
-        name: np.concatenate([getattr(p, name) for p in parts])
-        for name in NOTE_FIELDS
-    }
+    cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in NOTE_FIELDS}
     return first.replace(**cols, total_time=max(p.total_time for p in parts))
