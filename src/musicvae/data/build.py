@@ -333,8 +333,13 @@ def build_manifest(root: Path, settings: dict, elapsed: float, extra: dict | Non
     return manifest
 
 
-def resolve_sources(inputs: list[str], progress: bool = True, workers: int = 1):
-    """Inputs -> (sources, extra manifest fields); 'folk' / 'folk:N' is the built-in corpus."""
+def resolve_sources(
+    inputs: list[str], progress: bool = True, workers: int = 1, rebar_2_4: bool = False
+):
+    """Inputs -> (sources, extra manifest fields); 'folk' / 'folk:N' is the built-in corpus.
+
+    rebar_2_4 (folk only, opt-in): 2/4 tunes re-barred as 4/4, which Magenta's rules keep.
+    """
     from musicvae.data import folk
 
     sources: list[Source] = []
@@ -343,9 +348,11 @@ def resolve_sources(inputs: list[str], progress: bool = True, workers: int = 1):
     for item in inputs:
         if folk.is_folk_spec(item):
             limit = folk.parse_folk_spec(item)
-            paths = folk.folk_midi_files(limit, workers=workers, progress=progress)
+            paths = folk.folk_midi_files(
+                limit, workers=workers, progress=progress, rebar_2_4=rebar_2_4
+            )
             sources.extend(Source(p, Path(*p.parts[-2:])) for p in paths)
-            extra = {"corpus": item, "license": folk.FOLK_LICENSE_NOTE}
+            extra = {"corpus": item, "rebar_2_4": rebar_2_4, "license": folk.FOLK_LICENSE_NOTE}
         else:
             plain.append(item)
     if plain:
