@@ -147,6 +147,51 @@ def cmd_demo(args) -> int:
     return cmd_prepare(args)
 
 
+def cmd_import_magenta(args) -> int:
+    from musicvae.convert.importer import import_magenta
+
+    report = import_magenta(
+        args.source,
+        args.output,
+        config=args.config,
+        hparams=args.hparams,
+        overwrite=args.overwrite,
+        fp16=args.fp16,
+    )
+    sizes = report["sizes"]
+    skipped = report["skipped"]
+    print(
+        f"{report['config']} (config from {report['config_from']}): enc {sizes['enc_rnn_size']} "
+        f"dec {sizes['dec_rnn_size']} z {sizes['z_size']}, "
+        f"{report['parameters'] / 1e6:.2f} M parameters"
+    )
+    print(
+        f"  {report['kind']} checkpoint {report['source']}: {report['variables']} variables "
+        f"imported, {len(skipped)} skipped"
+        + (f" ({', '.join(skipped[:4])}{', ...' if len(skipped) > 4 else ''})" if skipped else "")
+    )
+    for note in report["notes"]:
+        print(f"  config.json: {note}")
+    print(f"  verified on a random sequence (finite): {report['verification']}")
+    print(f"model folder: {report['output']}")
+    return 0
+
+
+def cmd_export_magenta_js(args) -> int:
+    from musicvae.convert.exporter import export_magenta_js
+
+    report = export_magenta_js(args.model, args.output, args.quantize, args.overwrite)
+    quantized = f", {args.quantize}-byte quantized" if args.quantize else ""
+    print(
+        f"{report['config']}: {report['variables']} variables, {report['shards']} shard(s), "
+        f"{report['bytes'] / 1e6:.1f} MB{quantized} ({report['converter']})"
+    )
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"magenta.js checkpoint: {report['output']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musicvae", description="MusicVAE in PyTorch, faithful to Magenta."
@@ -224,6 +269,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", help="parallel processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "import-magenta",
+        help="Magenta TF checkpoint (prefix, folder, .tar) or magenta.js folder -> model folder",
+    )
+    p.add_argument(
+        "source", help="model.ckpt-N prefix, a folder or .tar holding one, or a magenta.js folder"
+    )
+    p.add_argument(
+        "--config",
+        help="Magenta config name (sizes are read from the checkpoint); optional for "
+        "magenta.js folders, whose config.json and weights choose it",
+    )
+    p.add_argument("--output", required=True, help="model folder to write")
+    p.add_argument(
+        "--hparams", default="", help="Magenta syntax overrides (rarely needed: sizes are inferred)"
+    )
+    p.add_argument("--fp16", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--overwrite", action="store_true", help="replace a model in --output")
+    p.set_defaults(func=cmd_import_magenta)
+
+    p = sub.add_parser(
+        "export-magenta-js", help="model folder or training run -> magenta.js checkpoint folder"
+    )
+    p.add_argument("model", metavar="MODEL_DIR", help="model folder or training run")
+    p.add_argument("--output", required=True, help="magenta.js checkpoint folder to write")
+    p.add_argument(
+        "--quantize", type=int, choices=(1, 2), help="bytes per weight (tfjs quantization)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace a checkpoint in --output")
+    p.set_defaults(func=cmd_export_magenta_js)
     return parser
 
 

@@ -1,1 +1,2 @@
-"""Import checkpoints from elsewhere: TensorFlow checkpoints of Magenta's MusicVAE."""
+"""Checkpoints from and to Magenta: TF checkpoints (read without TensorFlow), magenta.js folders
+(read and written), the name table between Magenta's variables and our modules."""

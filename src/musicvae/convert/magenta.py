@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from musicvae.configs import Config, HParams
+from musicvae.configs import CONFIG_MAP, Config, HParams
 from musicvae.convert.tf_checkpoint import read_tf_checkpoint
 from musicvae.models.decoders import CoreDecoder, FlatDecoder, HierarchicalDecoder
 from musicvae.models.lstm import LSTMStack
@@ -38,11 +39,13 @@ class CheckpointMismatchError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Transform:
     """Source arrays -> target tensors; `source_shapes` derives the TF shapes that the
-    target shapes require (so that a mismatch is reported in the checkpoint's terms)."""
+    target shapes require (so that a mismatch is reported in the checkpoint's terms);
+    `invert` maps target tensors back to the source arrays (export)."""
 
     name: str
     apply: Callable[..., tuple[np.ndarray, ...]]
     source_shapes: Callable[..., tuple[Shape, ...]]
+    invert: Callable[..., tuple[np.ndarray, ...]]
 
 
 def _dense_kernel(kernel: np.ndarray) -> tuple[np.ndarray]:
@@ -59,13 +62,28 @@ def _lstm_block_cell(kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, 
     return tuple(t[k].numpy() for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
 
 
+def _lstm_block_cell_inverse(w_ih, w_hh, b_ih, b_hh) -> tuple[np.ndarray, ...]:
+    """One nn.LSTM layer -> LSTMBlockCell (kernel, bias): forget bias 1.0 taken out again."""
+    layer = types.SimpleNamespace(  # the attributes LSTMStack.torch_to_tf_kernel reads
+        hidden_size=w_hh.shape[1],
+        weight_ih_l0=torch.from_numpy(w_ih),
+        weight_hh_l0=torch.from_numpy(w_hh),
+        bias_ih_l0=torch.from_numpy(b_ih),
+        bias_hh_l0=torch.from_numpy(b_hh),
+    )
+    kernel, bias = LSTMStack.torch_to_tf_kernel(layer)
+    return kernel.numpy(), bias.numpy()
+
+
 def _lstm_source_shapes(w_ih: Shape, w_hh: Shape, b_ih: Shape, b_hh: Shape) -> tuple[Shape, ...]:
     return (w_ih[1] + w_hh[1], w_ih[0]), (b_ih[0],)
 
 
-IDENTITY = Transform("identity", lambda x: (x,), lambda s: (s,))
-DENSE_KERNEL = Transform("dense_kernel", _dense_kernel, lambda s: (s[::-1],))
-LSTM_BLOCK_CELL = Transform("lstm_block_cell", _lstm_block_cell, _lstm_source_shapes)
+IDENTITY = Transform("identity", lambda x: (x,), lambda s: (s,), lambda x: (x,))
+DENSE_KERNEL = Transform("dense_kernel", _dense_kernel, lambda s: (s[::-1],), _dense_kernel)
+LSTM_BLOCK_CELL = Transform(
+    "lstm_block_cell", _lstm_block_cell, _lstm_source_shapes, _lstm_block_cell_inverse
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,3 +233,137 @@ def load_magenta_checkpoint(
         hp = config.hparams.override(**HParams.parse(hparams))
         config = dataclasses.replace(config, hparams=hp)
     return import_magenta_checkpoint(read_tf_checkpoint(path, verify=verify), config)
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_magenta_variables(model: MusicVAE) -> dict[str, np.ndarray]:
+    """The name table run backwards: Magenta's TF variables (float32) holding `model`'s
+    weights, in table order (LSTM gates back to [i, j, f, o], forget bias 1.0 taken out)."""
+    state = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+    expected = magenta_variable_shapes(model)
+    out: dict[str, np.ndarray] = {}
+    for rule in name_table(model):
+        arrays = rule.transform.invert(*(state[t] for t in rule.targets))
+        for name, value in zip(rule.sources, arrays, strict=True):
+            if tuple(value.shape) != expected[name]:
+                raise AssertionError(f"name table bug at {name} ({rule.transform.name})")
+            out[name] = np.ascontiguousarray(value, dtype=np.float32)
+    return out
+
+
+# ---------------------------------------------------------------- sizes, support, suggestions
+
+# Structures Magenta can write that musicvae's models do not have: (pattern, what, advice).
+UNSUPPORTED = (
+    (
+        re.compile(r"cudnn|opaque_kernel", re.IGNORECASE),
+        "cuDNN LSTM variables",
+        "their opaque, cuDNN-specific parameter blobs cannot be mapped to LSTM weights; "
+        "re-save the checkpoint from a graph of LSTMBlockCell layers (Magenta's default, "
+        "as in every published checkpoint)",
+    ),
+    (
+        re.compile(r"^encoder/hierarchical_level_\d+/"),
+        "a hierarchical encoder (Magenta's hier-* configs)",
+        "musicvae implements the bidirectional LSTM encoder only",
+    ),
+    (
+        re.compile(r"/nade/"),
+        "a NADE output layer (Magenta's nade-* configs)",
+        "musicvae implements categorical decoders only",
+    ),
+)
+
+
+class UnsupportedCheckpointError(CheckpointMismatchError):
+    """A Magenta checkpoint of a structure that musicvae's models do not implement."""
+
+
+def check_supported(variables: dict[str, np.ndarray]) -> None:
+    """Raise UnsupportedCheckpointError naming the first variable of an unsupported kind."""
+    for pattern, what, advice in UNSUPPORTED:
+        names = [n for n in sorted(variables) if pattern.search(n)]
+        if names:
+            more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+            raise UnsupportedCheckpointError(
+                f"checkpoint holds {what} ({names[0]}{more}), which musicvae does not "
+                f"support: {advice}"
+            )
+
+
+def _stack_sizes(variables: dict[str, np.ndarray], bias_name: str) -> tuple[int, ...]:
+    """Hidden sizes of the LSTM layers whose biases are named bias_name.format(k), k = 0..."""
+    sizes: list[int] = []
+    while (bias := variables.get(bias_name.format(len(sizes)))) is not None and bias.ndim == 1:
+        sizes.append(int(bias.shape[0]) // 4)
+    return tuple(sizes)
+
+
+def infer_hparams(variables: dict[str, np.ndarray]) -> dict:
+    """enc_rnn_size, dec_rnn_size and z_size read from a Magenta checkpoint's shapes (those
+    found). A hierarchical decoder's conductor and core decoders share dec_rnn_size
+    (lstm_models.HierarchicalLstmDecoder builds both from it)."""
+    found: dict = {}
+    enc = _stack_sizes(
+        variables, "encoder/cell_{}/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/bias"
+    )
+    if enc:
+        found["enc_rnn_size"] = enc
+    for scope in (
+        "decoder/hierarchical_level_0/cell_{}",
+        "decoder/multi_rnn_cell/cell_{}",
+        "core_decoder/decoder/multi_rnn_cell/cell_{}",
+        "core_decoder/core_decoder_0/decoder/multi_rnn_cell/cell_{}",
+    ):
+        if dec := _stack_sizes(variables, scope + "/lstm_cell/bias"):
+            found["dec_rnn_size"] = dec
+            break
+    mu_bias = variables.get("encoder/mu/bias")
+    if mu_bias is not None and mu_bias.ndim == 1:
+        found["z_size"] = int(mu_bias.shape[0])
+    return found
+
+
+def config_for_checkpoint(variables: dict[str, np.ndarray], name: str, hparams: str = "") -> Config:
+    """Config `name` with the checkpoint's sizes (then explicit Magenta-style `hparams`)."""
+    return Config.from_name(name, **{**infer_hparams(variables), **HParams.parse(hparams)})
+
+
+def fitting_configs(variables: dict[str, np.ndarray], debug: bool = False) -> list[str]:
+    """Registered configs whose variable names and shapes fit the checkpoint once its sizes
+    are applied (debug-* configs only with `debug`)."""
+    fits = []
+    for name in CONFIG_MAP:
+        if name.startswith("debug-") and not debug:
+            continue
+        try:
+            config = config_for_checkpoint(variables, name)
+            with torch.device("meta"):
+                check_variables(variables, build_model(config), name)
+        except ValueError:  # ConfigError, CheckpointMismatchError, impossible sizes
+            continue
+        fits.append(name)
+    return fits
+
+
+def import_magenta_variables(
+    variables: dict[str, np.ndarray], config: str | Config, hparams: str = ""
+) -> tuple[MusicVAE, Config]:
+    """Checkpoint variables -> (model, config). A config name takes the checkpoint's sizes;
+    a mismatch names the registered configs that would fit."""
+    check_supported(variables)
+    if isinstance(config, str):
+        config = config_for_checkpoint(variables, config, hparams)
+    try:
+        return import_magenta_checkpoint(variables, config), config
+    except CheckpointMismatchError as e:
+        fits = [n for n in fitting_configs(variables) if n != config.name]
+        hint = (
+            f"configs that fit this checkpoint: {', '.join(fits)}"
+            if fits
+            else "no registered config fits this checkpoint"
+        )
+        head, _, details = str(e).partition("\n")
+        raise CheckpointMismatchError(f"{head.rstrip(':')}; {hint}\n{details}") from None
