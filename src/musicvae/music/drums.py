@@ -6,10 +6,9 @@ A drum track is one event per 16th step: the set of drum classes hit at that ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from musicvae.music.events import EventTrack
 from musicvae.music.notes import DEFAULT_QPM, Note, NoteSequence, Tempo
 
 # note_seq.drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES; the first pitch decodes a class.
@@ -35,28 +34,10 @@ def pitch_class_table(classes=DRUM_CLASS_PITCHES) -> np.ndarray:
     return table
 
 
-@dataclass
-class DrumTrack:
-    events: list[int] = field(default_factory=list)  # per-step class bitmask
-    start_step: int = 0
+class DrumTrack(EventTrack):
+    """Per step, the bitmask of drum classes hit (0 = nothing)."""
 
-    def __len__(self) -> int:
-        return len(self.events)
-
-    @property
-    def end_step(self) -> int:
-        return self.start_step + len(self.events)
-
-    def set_length(self, steps: int) -> None:
-        """note_seq SimpleEventSequence.set_length on the right (pads with empty steps)."""
-        if steps <= len(self.events):
-            del self.events[steps:]
-        else:
-            self.events.extend([0] * (steps - len(self.events)))
-
-    def pad_left_to_zero(self) -> None:
-        self.events[:0] = [0] * self.start_step
-        self.start_step = 0
+    PAD = 0
 
 
 def _track_from_hits(

@@ -7,46 +7,32 @@ where event 0 falls (always a bar line).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from musicvae.music.events import EventTrack
 from musicvae.music.notes import DEFAULT_QPM, Note, NoteSequence, Tempo
 
 NOTE_OFF = -1
 NO_EVENT = -2
 
 
-@dataclass
-class Melody:
-    events: list[int] = field(default_factory=list)
-    start_step: int = 0
+class Melody(EventTrack):
+    """A monophonic melody: pitches, NOTE_OFF and NO_EVENT per step."""
 
-    def __len__(self) -> int:
-        return len(self.events)
-
-    @property
-    def end_step(self) -> int:
-        return self.start_step + len(self.events)
+    PAD = NO_EVENT
 
     def set_length(self, steps: int) -> None:
-        """note_seq Melody.set_length (on the right): pads with NO_EVENT, ending a held note."""
+        """note_seq Melody.set_length (on the right): extending also ends a held note."""
         old = len(self.events)
+        super().set_length(steps)
         if steps <= old:
-            del self.events[steps:]
             return
-        self.events.extend([NO_EVENT] * (steps - old))
         for i in range(old - 1, -1, -1):
             if self.events[i] == NOTE_OFF:
                 break
             if self.events[i] != NO_EVENT:
                 self.events[old] = NOTE_OFF
                 break
-
-    def pad_left_to_zero(self) -> None:
-        """note_seq set_length(len + start_step, from_left=True): starts the melody at step 0."""
-        self.events[:0] = [NO_EVENT] * self.start_step
-        self.start_step = 0
 
 
 def _melody_from_notes(

@@ -103,6 +103,43 @@ def split_process_and_combine(
     return sample_windows(concat_tensors(results, empty), limit, rng)
 
 
+def slice_tracks(tracks: list[list[int]], slice_steps: int | None, hop: int) -> np.ndarray | None:
+    """Magenta's slicing of extracted event lists: every `slice_steps` window starting on each
+    bar (hop) of every track, stacked (N, slice_steps); the unsliced tracks when slice_steps is
+    None. None when there is no window."""
+    windows = []
+    for track in tracks:
+        events = np.asarray(track, dtype=np.int64)
+        if slice_steps is None:
+            windows.append(events[None])
+        elif len(events) >= slice_steps:
+            view = np.lib.stride_tricks.sliding_window_view(events, slice_steps)
+            windows.append(view[::hop])
+    if not windows:
+        return None
+    if len({w.shape[1] for w in windows}) > 1:
+        raise ValueError("unsliced tracks of different lengths cannot be stacked")
+    return np.concatenate(windows)
+
+
+class WindowConverter:
+    """Shared `to_tensors` of the converters: a subclass converts one piece (`_piece_tensors`)
+    and defines `empty()`, `presplit_on_time_changes` and `max_tensors_per_notesequence`."""
+
+    def to_tensors(
+        self, seq: NoteSequence, rng: np.random.Generator | None = None
+    ) -> ConverterTensors:
+        """All distinct windows of `seq` (rng=None), or a random training sample of them."""
+        return split_process_and_combine(
+            seq,
+            self._piece_tensors,
+            self.empty(),
+            presplit=self.presplit_on_time_changes,
+            limit=self.max_tensors_per_notesequence,
+            rng=rng,
+        )
+
+
 def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:
     """(..., T) int -> (..., T, depth) bool."""
     out = np.zeros(indices.shape + (depth,), dtype=bool)

@@ -12,11 +12,12 @@ import numpy as np
 
 from musicvae.data.converters.base import (
     ConverterTensors,
+    WindowConverter,
     one_hot,
-    split_process_and_combine,
+    slice_tracks,
     unique_rows,
 )
-from musicvae.data.converters.melody import quantize_for_bars, window_starts
+from musicvae.data.converters.melody import quantize_for_bars
 from musicvae.music.drums import (
     NUM_DRUM_CLASSES,
     DrumTrack,
@@ -31,7 +32,7 @@ _CLASS_OF_PITCH = pitch_class_table()
 
 
 @dataclass(frozen=True)
-class DrumsConverter:
+class DrumsConverter(WindowConverter):
     slice_bars: int | None = 2
     roll_input: bool = False
     gap_bars: float | None = 1.0
@@ -85,32 +86,10 @@ class DrumsConverter:
     def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
         tracks, _ = self.tracks(piece)
         slice_steps = self.steps_per_bar * self.slice_bars if self.slice_bars else None
-        windows = []
-        for track in tracks:
-            masks = np.asarray(track.events, dtype=np.int64)
-            if slice_steps is None:
-                windows.append(masks[None])
-                continue
-            starts = window_starts(len(masks), slice_steps, self.steps_per_bar)
-            if len(starts):
-                view = np.lib.stride_tricks.sliding_window_view(masks, slice_steps)
-                windows.append(view[starts.start : starts.stop : starts.step])
-        if not windows:
+        windows = slice_tracks([t.events for t in tracks], slice_steps, self.steps_per_bar)
+        if windows is None:
             return self.empty()
-        return self.encode_masks(unique_rows(np.concatenate(windows)))
-
-    def to_tensors(
-        self, seq: NoteSequence, rng: np.random.Generator | None = None
-    ) -> ConverterTensors:
-        """All distinct windows of `seq` (rng=None), or a random training sample of them."""
-        return split_process_and_combine(
-            seq,
-            self._piece_tensors,
-            self.empty(),
-            presplit=self.presplit_on_time_changes,
-            limit=self.max_tensors_per_notesequence,
-            rng=rng,
-        )
+        return self.encode_masks(unique_rows(windows))
 
     def from_tensors(self, samples) -> list[NoteSequence]:
         """(N, T, 512) one-hot or logits -> one drum NoteSequence per sample."""

@@ -12,8 +12,9 @@ import numpy as np
 
 from musicvae.data.converters.base import (
     ConverterTensors,
+    WindowConverter,
     one_hot,
-    split_process_and_combine,
+    slice_tracks,
     unique_rows,
 )
 from musicvae.music import sequences
@@ -43,13 +44,8 @@ def quantize_for_bars(
     return quantized
 
 
-def window_starts(length: int, slice_steps: int, hop: int) -> range:
-    """Start steps of the windows Magenta slices: range(slice, len + 1, hop) shifted by -slice."""
-    return range(0, length - slice_steps + 1, hop)
-
-
 @dataclass(frozen=True)
-class MelodyConverter:
+class MelodyConverter(WindowConverter):
     slice_bars: int | None = 2
     min_pitch: int = 21
     max_pitch: int = 108
@@ -115,38 +111,14 @@ class MelodyConverter:
     def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
         melodies, _ = self.melodies(piece)
         slice_steps = self.steps_per_bar * self.slice_bars if self.slice_bars else None
-        windows = []
-        for melody in melodies:
-            events = np.asarray(melody.events, dtype=np.int64)
-            if slice_steps is None:
-                windows.append(events[None])
-                continue
-            starts = window_starts(len(events), slice_steps, self.steps_per_bar)
-            if len(starts):
-                view = np.lib.stride_tricks.sliding_window_view(events, slice_steps)
-                windows.append(view[starts.start : starts.stop : starts.step])
-        if not windows:
+        windows = slice_tracks([m.events for m in melodies], slice_steps, self.steps_per_bar)
+        if windows is None:
             return self.empty()
-        if slice_steps is None and len({w.shape[1] for w in windows}) > 1:
-            raise ValueError("unsliced melodies of different lengths cannot be stacked")
-        stacked = clean_leading_note_offs(np.concatenate(windows))  # (N, T)
+        windows = clean_leading_note_offs(windows)  # (N, T), as slicing a note_seq Melody does
         if self.dedupe:
-            stacked = unique_rows(stacked)
-        encoded = one_hot(self.encode_events(stacked), self.depth)  # (N, T, D)
+            windows = unique_rows(windows)
+        encoded = one_hot(self.encode_events(windows), self.depth)  # (N, T, D)
         return ConverterTensors.from_windows(encoded, encoded)
-
-    def to_tensors(
-        self, seq: NoteSequence, rng: np.random.Generator | None = None
-    ) -> ConverterTensors:
-        """All distinct windows of `seq` (rng=None), or a random training sample of them."""
-        return split_process_and_combine(
-            seq,
-            self._piece_tensors,
-            self.empty(),
-            presplit=self.presplit_on_time_changes,
-            limit=self.max_tensors_per_notesequence,
-            rng=rng,
-        )
 
     def from_tensors(self, samples) -> list[NoteSequence]:
         """(N, T, depth) one-hot or logits -> one NoteSequence per sample (120 qpm, velocity 80)."""
@@ -157,4 +129,4 @@ class MelodyConverter:
         ]
 
 
-__all__ = ["MelodyConverter", "NO_EVENT", "quantize_for_bars", "window_starts"]
+__all__ = ["MelodyConverter", "NO_EVENT", "quantize_for_bars"]

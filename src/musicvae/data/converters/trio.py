@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicvae.data.converters.base import ConverterTensors, one_hot, split_process_and_combine
+from musicvae.data.converters.base import ConverterTensors, WindowConverter, one_hot
 from musicvae.data.converters.drums import DrumsConverter
 from musicvae.data.converters.melody import MelodyConverter, quantize_for_bars
 from musicvae.music.notes import DEFAULT_QPM, NOTE_FIELDS, NoteSequence
@@ -32,7 +32,7 @@ def _program_types(programs: np.ndarray, is_drum: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TrioConverter:
+class TrioConverter(WindowConverter):
     slice_bars: int = 16
     gap_bars: int = 2
     max_bars: int = 1024
@@ -170,19 +170,6 @@ class TrioConverter:
             return self.empty()
         stacked = np.stack(windows)  # (N, T, 692)
         return ConverterTensors.from_windows(stacked, stacked)
-
-    def to_tensors(
-        self, seq: NoteSequence, rng: np.random.Generator | None = None
-    ) -> ConverterTensors:
-        """All trio windows of `seq` (rng=None), or a random training sample of them."""
-        return split_process_and_combine(
-            seq,
-            self._piece_tensors,
-            self.empty(),
-            presplit=self.presplit_on_time_changes,
-            limit=self.max_tensors_per_notesequence,
-            rng=rng,
-        )
 
     def from_tensors(self, samples) -> list[NoteSequence]:
         """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10."""
