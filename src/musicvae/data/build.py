@@ -19,8 +19,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from musicvae.data.convert import (
     file_seed,
     find_midi_files,
 )
+from musicvae.data.parallel import ordered_map
 from musicvae.data.tokens import tensors_to_tokens
 from musicvae.music.midi_io import MidiReadError, read_midi
 from musicvae.music.sequences import QuantizationError
@@ -199,14 +198,6 @@ def _clean_unjournaled_shards(root: Path, records: list[dict]) -> dict[str, int]
     return next_index
 
 
-def _iter_results(tasks, workers: int) -> Iterator[PreparedFile]:
-    if workers <= 1:
-        yield from map(_prepare_task, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_prepare_task, tasks, chunksize=8)
-
-
 def prepare_dataset(
     config: Config,
     sources: list[Source],
@@ -259,7 +250,7 @@ def prepare_dataset(
         log.warning("shard %d/%d holds none of the %d files", shard[0], shard[1], len(sources))
 
     writer = ShardWriter(root, shard_windows, next_index)
-    tasks = [(s, config.data, eval_fraction, max_windows_per_file) for s in todo]
+    tasks = ((s, config.data, eval_fraction, max_windows_per_file) for s in todo)
     bar = tqdm(
         total=total_in_shard,
         initial=total_in_shard - len(todo),
@@ -268,7 +259,7 @@ def prepare_dataset(
         desc="prepare",
     )
     windows_so_far = sum(r.get("windows", 0) for r in records)
-    for k, result in enumerate(_iter_results(tasks, workers)):
+    for k, result in enumerate(ordered_map(_prepare_task, tasks, workers)):
         record = {
             "file": result.relative,
             "sha1": result.sha1,

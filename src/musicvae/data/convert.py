@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from musicvae.configs import Config, DataConfig
 from musicvae.data.augment import random_transpose
 from musicvae.data.converters.base import ConverterTensors
+from musicvae.data.parallel import ordered_map
 from musicvae.music import sequences
 from musicvae.music.midi_io import MidiReadError, read_midi
 from musicvae.music.notes import NoteSequence
@@ -148,14 +148,8 @@ def convert_many(
     workers: int = 1,
 ) -> Iterator[FileResult]:
     """Converts files, in parallel processes when workers > 1; yields in input order."""
-    tasks = [(s, data, seed, max_windows) for s in sources]
-    if workers <= 1 or len(tasks) <= 1:
-        yield from map(_convert_task, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(
-            _convert_task, tasks, chunksize=max(1, min(16, len(tasks) // (4 * workers)))
-        )
+    tasks = ((s, data, seed, max_windows) for s in sources)
+    yield from ordered_map(_convert_task, tasks, workers)
 
 
 def save_tensors(path: Path, tensors: ConverterTensors, with_controls: bool) -> None:
