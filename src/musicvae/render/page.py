@@ -1,0 +1,109 @@
+"""A self-contained HTML page (inline CSS, no external URLs) of rendered outputs.
+
+Every link is relative to the page's folder and must name a file that exists inside it, so the
+folder can be zipped, moved or opened from disk as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+PAGE_NAME = "index.html"
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px;
+       padding: 0 1rem; color: #222; background: #fafafa; }
+h1 { font-size: 1.6rem; margin-bottom: .3rem; }
+h2 { font-size: 1.2rem; margin: 2rem 0 .3rem; border-bottom: 1px solid #ddd; }
+h3 { font-size: .95rem; margin: 0 0 .4rem; font-weight: 600; }
+p.note { color: #666; font-size: .9rem; }
+.items { display: flex; flex-direction: column; gap: 1rem; }
+.item { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: .7rem; }
+.item img { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
+.links { display: flex; align-items: center; gap: 1rem; margin-top: .4rem; font-size: .9rem; }
+.links audio { height: 2rem; }
+"""
+
+
+def _href(folder: Path, value: str | os.PathLike, what: str) -> str:
+    """The URL-quoted path of an existing file relative to the page folder (raises otherwise)."""
+    path = Path(value)
+    path = (path if path.is_absolute() else folder / path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"page link to a missing {what} file: {path}")
+    try:
+        rel = path.relative_to(folder)
+    except ValueError:
+        raise ValueError(f"page link outside the page folder {folder}: {path}") from None
+    return html.escape(quote(rel.as_posix()), quote=True)
+
+
+def _item_html(folder: Path, item: dict) -> str:
+    for key in ("png", "midi"):
+        if not item.get(key):
+            raise ValueError(f"page item {item.get('title', '')!r} has no {key!r} file")
+    title = str(item.get("title") or Path(item["png"]).stem)
+    png, midi = _href(folder, item["png"], "png"), _href(folder, item["midi"], "midi")
+    parts = [
+        '<div class="item">',
+        f"<h3>{html.escape(title)}</h3>",
+        f'<img src="{png}" alt="piano roll: {html.escape(title, quote=True)}">',
+        '<div class="links">',
+    ]
+    if item.get("wav"):
+        wav = _href(folder, item["wav"], "wav")
+        parts.append(f'<audio controls preload="none" src="{wav}"></audio>')
+    parts += [f'<a href="{midi}" download>MIDI</a>', "</div>", "</div>"]
+    return "\n".join(parts)
+
+
+def write_page(
+    folder: str | os.PathLike,
+    sections: list[dict],
+    title: str = "MusicVAE",
+    note: str = "",
+) -> Path:
+    """Writes <folder>/index.html showing each item's piano roll, audio player and MIDI link.
+
+    `sections`: [{"title": str, "text"?: str, "items": [{"title", "png", "midi", "wav"?}]}],
+    where an item may be `render_outputs(...)`'s dict plus a title; file paths are absolute or
+    relative to `folder` and must exist inside it. `note` (e.g. how to get audio) goes on top.
+    """
+    folder = Path(folder).resolve()
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    if note:
+        body.append(f'<p class="note">{html.escape(note)}</p>')
+    for section in sections:
+        body.append("<section>")
+        body.append(f"<h2>{html.escape(str(section.get('title', '')))}</h2>")
+        if section.get("text"):
+            body.append(f"<p>{html.escape(str(section['text']))}</p>")
+        body.append('<div class="items">')
+        body += [_item_html(folder, item) for item in section.get("items", ())]
+        body += ["</div>", "</section>"]
+    page = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+    path = folder / PAGE_NAME
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+__all__ = ["PAGE_NAME", "write_page"]
