@@ -1,6 +1,18 @@
-"""Inference: model folders and TrainedModel (Magenta's generation API, batch-size free)."""
+"""Inference: model folders, TrainedModel (Magenta's generation API, batch-size free), latent
+interpolation and melody attribute vectors."""
 
+from musicvae.inference.inputs import MultipleExtractedExamplesError, NoExtractedExamplesError
+from musicvae.inference.latent import lerp, slerp
 from musicvae.inference.model_dir import ModelDirError, load_model_dir, save_model_dir
 from musicvae.inference.trained_model import TrainedModel
 
-__all__ = ["ModelDirError", "TrainedModel", "load_model_dir", "save_model_dir"]
+__all__ = [
+    "ModelDirError",
+    "MultipleExtractedExamplesError",
+    "NoExtractedExamplesError",
+    "TrainedModel",
+    "lerp",
+    "load_model_dir",
+    "save_model_dir",
+    "slerp",
+]

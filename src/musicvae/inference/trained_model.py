@@ -3,6 +3,11 @@
 Unlike Magenta's, it has no batch size fixed at build time: a request of any size runs in
 chunks of `batch_size` sequences. Arrays in and out are numpy; the model runs in eval mode
 under torch.inference_mode on `device` (the CPU by default).
+
+Sequence-level methods (Magenta's and magenta.js's): encode, decode, sample, interpolate,
+similar, reconstruct, apply_attribute. Inputs may be MIDI paths, NoteSequences or window
+tensors; outputs are NoteSequences. `seed` makes a call reproducible; temperature None or 0
+decodes by argmax.
 """
 
 from __future__ import annotations
@@ -14,8 +19,47 @@ import numpy as np
 import torch
 
 from musicvae.configs import Config
+from musicvae.data.converters.base import ConverterTensors
+from musicvae.inference import inputs as _inputs
+from musicvae.inference.latent import interpolation_path
 from musicvae.inference.model_dir import load_model_dir
 from musicvae.models.vae import MusicVAE
+from musicvae.music.notes import NoteSequence
+
+MAX_REQUEST = 10000  # sequences per sample/similar/interpolate call (chunked, but bounded)
+MAX_LENGTH = 4096  # decoded steps of a flat decoder (256 bars of 16ths)
+
+
+def _count(value, name: str, low: int = 1, high: int = MAX_REQUEST) -> int:
+    """An integer request size within low..high, or a ValueError saying so."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    return int(value)
+
+
+def _temperature(value) -> float | None:
+    """None or 0 = argmax; otherwise a positive finite softmax temperature."""
+    if value is None or value == 0:
+        return None
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"temperature must be None, 0 (argmax) or positive, got {value}")
+    return value
+
+
+def _subseed(seed: int | None, stream: int) -> int | None:
+    """Independent seeds for a call's random parts (codes, decoding) from one user seed."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([int(seed), stream]).generate_state(1)[0])
+
+
+def _normal(shape: tuple[int, ...], seed: int | None) -> np.ndarray:
+    """Standard normal draws (CPU generator, so codes are the same on every device)."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return torch.randn(shape, generator=generator).numpy()
 
 
 class TrainedModel:
@@ -34,6 +78,7 @@ class TrainedModel:
         self.model = model.to(self.device).eval()
         self.config = config
         self.batch_size = batch_size
+        self.attribute_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def load(
@@ -157,6 +202,7 @@ class TrainedModel:
         z = self._array(z, 2, self.z_size, "z")
         length = self.max_seq_len if length is None else int(length)
         self._check_length(length)
+        temperature = _temperature(temperature)
         if len(z) == 0:
             return np.zeros((0, length, self.output_depth), np.float32)
         generator = None
@@ -170,3 +216,154 @@ class TrainedModel:
             return (samples,)
 
         return self._chunked(len(z), run)[0]
+
+    # ------------------------------------------------------------ sequences
+
+    def windows(self, sequence) -> ConverterTensors:
+        """Every distinct window of one input (MIDI path, NoteSequence or (T, D_in) tensor) in
+        the converter's order; NoExtractedExamplesError if none."""
+        return _inputs.item_windows(
+            self.config, sequence, _inputs.label_of(sequence, 0), self.input_depth
+        )
+
+    def window_sequences(self, sequence) -> list[NoteSequence]:
+        """The windows of one input as the model sees them, as NoteSequences."""
+        return self.config.data.converter().from_tensors(self.windows(sequence).outputs)
+
+    def encode(
+        self, sequences, seed: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs that each yield exactly one window (MIDI paths, NoteSequences, (T, D_in)
+        windows or a (B, T, D_in) batch) -> z, mu, sigma, each (B, Z). NoExtractedExamplesError
+        / MultipleExtractedExamplesError name the input that has none / several."""
+        items = _inputs.as_items(sequences)
+        windows = [
+            _inputs.one_window(self.config, item, _inputs.label_of(item, i), self.input_depth)
+            for i, item in enumerate(items)
+        ]
+        return self._encode_windows(windows, seed)
+
+    def _encode_windows(self, windows: list[ConverterTensors], seed: int | None = None):
+        if not windows:
+            empty = np.zeros((0, self.z_size), np.float32)
+            return empty, empty.copy(), empty.copy()
+        steps = {w.inputs.shape[1] for w in windows}
+        if len(steps) > 1:
+            raise ValueError(
+                f"windows of different lengths {sorted(steps)} cannot be encoded together"
+            )
+        inputs = np.concatenate([w.inputs for w in windows]).astype(np.float32)  # (B, T, D_in)
+        lengths = np.concatenate([w.lengths for w in windows])
+        return self.encode_tensors(inputs, lengths, seed)
+
+    def decode(
+        self, z, length: int | None = None, temperature: float | None = 1.0, seed: int | None = None
+    ) -> list[NoteSequence]:
+        """z (B, Z) (or one (Z,) code) -> B NoteSequences decoded free-running for `length`
+        steps (default: the config's window); temperature None or 0 = argmax."""
+        z = np.asarray(z, np.float32)
+        z = z[None] if z.ndim == 1 else z
+        if length is not None:
+            _count(length, "length", 1, MAX_LENGTH)
+        samples = self.decode_to_tensors(z, length, _temperature(temperature), seed)
+        return self.config.data.converter().from_tensors(samples)
+
+    def sample(
+        self,
+        n: int,
+        length: int | None = None,
+        temperature: float | None = 1.0,
+        same_z: bool = False,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
+        """n sequences decoded from z ~ N(0, I) (one z shared by all with `same_z`)."""
+        n = _count(n, "n")
+        z = _normal((1 if same_z else n, self.z_size), _subseed(seed, 0))  # (n or 1, Z)
+        if same_z:
+            z = np.repeat(z, n, axis=0)  # (n, Z)
+        return self.decode(z, length, temperature, _subseed(seed, 1))
+
+    def interpolate(
+        self,
+        start,
+        end,
+        num_steps: int,
+        method: str = "slerp",
+        length: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
+        """num_steps sequences along the slerp (or lerp) path between the mu's of two inputs,
+        endpoints included: with temperature None the ends are their reconstructions."""
+        num_steps = _count(num_steps, "num_steps", 2)
+        _, mu, _ = self.encode([start, end])
+        path = interpolation_path(mu[0], mu[1], num_steps, method)  # (S, Z)
+        return self.decode(path, length, temperature, seed)
+
+    def similar(
+        self,
+        sequence,
+        n: int,
+        similarity: float,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> list[NoteSequence]:
+        """n variations of one input (magenta.js): z = s * mu + (1 - s) * z_random."""
+        n = _count(n, "n")
+        if not 0.0 <= float(similarity) <= 1.0:
+            raise ValueError(f"similarity must be in 0..1, got {similarity}")
+        _, mu, _ = self.encode([sequence])  # (1, Z)
+        noise = _normal((n, self.z_size), _subseed(seed, 0))  # (n, Z)
+        z = similarity * mu + (1.0 - similarity) * noise  # (n, Z)
+        return self.decode(z, None, temperature, _subseed(seed, 1))
+
+    def reconstruct(
+        self, sequences, temperature: float | None = None, seed: int | None = None
+    ) -> list[list[NoteSequence]]:
+        """Every window of each input, decoded from its mu: one list per input, in the order
+        of `windows(input)`."""
+        items = _inputs.as_items(sequences)
+        windows = [
+            _inputs.item_windows(self.config, item, _inputs.label_of(item, i), self.input_depth)
+            for i, item in enumerate(items)
+        ]
+        _, mu, _ = self._encode_windows(windows)
+        decoded = self.decode(mu, None, temperature, seed) if len(mu) else []
+        bounds = np.cumsum([0] + [len(w) for w in windows])
+        return [decoded[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    # ------------------------------------------------------------ attribute vectors
+
+    def load_attribute_vectors(self, path: str | Path) -> dict[str, np.ndarray]:
+        """Attribute vectors from `musicvae attributes compute` (checked against this model)."""
+        from musicvae.inference.attributes import load_vectors
+
+        vectors, info = load_vectors(path)
+        made_for = info.get("config", "another model")
+        for name, v in vectors.items():
+            if v.shape != (self.z_size,):
+                raise ValueError(
+                    f"{path}: vector {name} has shape {list(v.shape)}, but {self.config.name} "
+                    f"codes have {self.z_size} dims (the vectors were made for {made_for})"
+                )
+        self.attribute_vectors = vectors
+        return vectors
+
+    def apply_attribute(self, z, name_or_vector, amount: float = 1.0) -> np.ndarray:
+        """z (B, Z) or (Z,) moved by `amount` times an attribute vector (a name among the
+        loaded vectors, or a (Z,) array) -> same shape."""
+        if isinstance(name_or_vector, str):
+            vectors = self.attribute_vectors
+            if name_or_vector not in vectors:
+                known = ", ".join(vectors) or "none loaded (use load_attribute_vectors)"
+                raise ValueError(f"no attribute vector {name_or_vector!r}; available: {known}")
+            vector = vectors[name_or_vector]
+        else:
+            vector = np.asarray(name_or_vector, np.float32)
+        if vector.shape != (self.z_size,):
+            raise ValueError(
+                f"an attribute vector must be ({self.z_size},), got {list(vector.shape)}"
+            )
+        if not np.isfinite(amount):
+            raise ValueError(f"amount must be finite, got {amount}")
+        return (np.asarray(z, np.float32) + np.float32(amount) * vector).astype(np.float32)
