@@ -192,6 +192,95 @@ def cmd_export_magenta_js(args) -> int:
     return 0
 
 
+def _generation(name: str):
+    """A command of musicvae.inference.commands, imported when it runs (torch loads lazily)."""
+
+    def run(args) -> int:
+        from musicvae.inference import commands
+
+        return getattr(commands, f"cmd_{name}")(args)
+
+    return run
+
+
+def _model_options(p: argparse.ArgumentParser, output: str | None, audio: bool = True) -> None:
+    p.add_argument(
+        "--model", help="model folder or training run (no bundled default yet: required)"
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N)")
+    if output is not None:
+        p.add_argument("--output", default=output, help=f"output folder (default: {output})")
+    if audio:
+        p.add_argument(
+            "--no-audio", action="store_true", help="MIDI and piano rolls only (no WAVs)"
+        )
+    p.add_argument("--seed", type=int, help="makes the run reproducible (default: a fresh one)")
+
+
+def _temperature_option(p: argparse.ArgumentParser, default: float | None) -> None:
+    shown = "argmax" if default is None else default
+    p.add_argument(
+        "--temperature", type=float, default=default, help=f"0 = argmax (default: {shown})"
+    )
+
+
+def add_generation_commands(sub) -> None:
+    """sample, interpolate, reconstruct, encode, attributes (musicvae.inference.commands)."""
+    p = sub.add_parser("sample", help="decode random codes into new sequences (MIDI)")
+    p.add_argument("--n", type=int, default=8, help="number of samples (1..10000)")
+    _temperature_option(p, 0.5)
+    p.add_argument("--length", type=int, help="steps to decode (default: the config's window)")
+    p.add_argument("--same-z", action="store_true", help="one code for all samples")
+    _model_options(p, "musicvae-sample")
+    p.set_defaults(func=_generation("sample"))
+
+    p = sub.add_parser("interpolate", help="a latent path between two sequences (MIDI)")
+    p.add_argument("start", metavar="A.mid")
+    p.add_argument("end", metavar="B.mid")
+    p.add_argument("--steps", type=int, default=8, help="sequences, ends included (2..10000)")
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    p.add_argument("--start-window", type=int, help="window of A when it has several")
+    p.add_argument("--end-window", type=int, help="window of B when it has several")
+    _temperature_option(p, None)
+    _model_options(p, "musicvae-interpolate")
+    p.set_defaults(func=_generation("interpolate"))
+
+    p = sub.add_parser("reconstruct", help="every window of each input, encoded and decoded")
+    p.add_argument("inputs", nargs="+", metavar="INPUT.mid")
+    _temperature_option(p, None)
+    _model_options(p, "musicvae-reconstruct")
+    p.set_defaults(func=_generation("reconstruct"))
+
+    p = sub.add_parser("encode", help="latent codes of inputs (z, mu, sigma as .npy and JSON)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT.mid")
+    p.add_argument("--window", type=int, help="window K of each input when it has several")
+    p.add_argument("--all-windows", action="store_true", help="encode every window")
+    _model_options(p, "musicvae-encode", audio=False)
+    p.set_defaults(func=_generation("encode"))
+
+    p = sub.add_parser("attributes", help="melody attribute vectors (the paper's section 5.3)")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("compute", help="vectors from a prepared dataset -> vectors.npz")
+    a.add_argument("--data", required=True, help="dataset folder made by `musicvae prepare`")
+    a.add_argument("--output", required=True, help="vectors file to write (.npz)")
+    a.add_argument("--split", default="train", choices=("train", "eval"))
+    a.add_argument("--max-windows", type=int, help="a random subset of this many windows")
+    a.add_argument("--attributes", nargs="+", help="attribute names (default: all five)")
+    _model_options(a, None, audio=False)
+    a.set_defaults(func=_generation("attributes_compute"))
+    a = actions.add_parser("apply", help="move an input along an attribute vector (MIDI)")
+    a.add_argument("input", metavar="INPUT.mid")
+    a.add_argument("--vectors", required=True, help="vectors.npz from `attributes compute`")
+    a.add_argument("--attribute", required=True, help="e.g. note_density")
+    a.add_argument(
+        "--amount", type=float, nargs="+", default=[1.0], help="one or more amounts (default: 1)"
+    )
+    a.add_argument("--window", type=int, help="window K of the input when it has several")
+    _temperature_option(a, None)
+    _model_options(a, "musicvae-attributes")
+    a.set_defaults(func=_generation("attributes_apply"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musicvae", description="MusicVAE in PyTorch, faithful to Magenta."
@@ -300,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace a checkpoint in --output")
     p.set_defaults(func=cmd_export_magenta_js)
+
+    add_generation_commands(sub)
     return parser
 
 

@@ -190,7 +190,9 @@ def attribute_vectors(
     for name in names:
         vectors[name], summaries[name] = quartile_difference(ATTRIBUTES[name](events), mu)
         if summaries[name]["top_mean"] == summaries[name]["bottom_mean"]:
-            log.warning("%s: the top and bottom quartiles measure the same; vector is noise", name)
+            log.warning(
+                "%s: top and bottom quartiles measure the same; no signal in its vector", name
+            )
     return vectors, summaries
 
 

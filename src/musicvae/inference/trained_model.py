@@ -30,7 +30,7 @@ MAX_REQUEST = 10000  # sequences per sample/similar/interpolate call (chunked, b
 MAX_LENGTH = 4096  # decoded steps of a flat decoder (256 bars of 16ths)
 
 
-def _count(value, name: str, low: int = 1, high: int = MAX_REQUEST) -> int:
+def check_count(value, name: str, low: int = 1, high: int = MAX_REQUEST) -> int:
     """An integer request size within low..high, or a ValueError saying so."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
@@ -264,7 +264,7 @@ class TrainedModel:
         z = np.asarray(z, np.float32)
         z = z[None] if z.ndim == 1 else z
         if length is not None:
-            _count(length, "length", 1, MAX_LENGTH)
+            check_count(length, "length", 1, MAX_LENGTH)
         samples = self.decode_to_tensors(z, length, _temperature(temperature), seed)
         return self.config.data.converter().from_tensors(samples)
 
@@ -277,7 +277,7 @@ class TrainedModel:
         seed: int | None = None,
     ) -> list[NoteSequence]:
         """n sequences decoded from z ~ N(0, I) (one z shared by all with `same_z`)."""
-        n = _count(n, "n")
+        n = check_count(n, "n")
         z = _normal((1 if same_z else n, self.z_size), _subseed(seed, 0))  # (n or 1, Z)
         if same_z:
             z = np.repeat(z, n, axis=0)  # (n, Z)
@@ -295,7 +295,7 @@ class TrainedModel:
     ) -> list[NoteSequence]:
         """num_steps sequences along the slerp (or lerp) path between the mu's of two inputs,
         endpoints included: with temperature None the ends are their reconstructions."""
-        num_steps = _count(num_steps, "num_steps", 2)
+        num_steps = check_count(num_steps, "num_steps", 2)
         _, mu, _ = self.encode([start, end])
         path = interpolation_path(mu[0], mu[1], num_steps, method)  # (S, Z)
         return self.decode(path, length, temperature, seed)
@@ -309,7 +309,7 @@ class TrainedModel:
         seed: int | None = None,
     ) -> list[NoteSequence]:
         """n variations of one input (magenta.js): z = s * mu + (1 - s) * z_random."""
-        n = _count(n, "n")
+        n = check_count(n, "n")
         if not 0.0 <= float(similarity) <= 1.0:
             raise ValueError(f"similarity must be in 0..1, got {similarity}")
         _, mu, _ = self.encode([sequence])  # (1, Z)
