@@ -1,8 +1,8 @@
 """The generation subcommands of `musicvae` (sample, interpolate, reconstruct, encode,
 attributes compute / apply): each loads the model, calls the TrainedModel API, writes files into
-its output folder (MIDI, piano-roll PNG, WAV when FluidSynth is there) and prints what it
-wrote. The parser lives in musicvae/cli.py; errors are
-ValueErrors, which the CLI prints on one line with exit code 2.
+its output folder (MIDI, piano-roll PNG, WAV when FluidSynth is there) and prints what it wrote.
+The parser lives in musicvae/cli.py; errors are ValueErrors, which the CLI prints on one line
+with exit code 2.
 """
 
 from __future__ import annotations
@@ -143,15 +143,15 @@ def cmd_reconstruct(args) -> int:
     folder = output_dir(args.output)
     seed = seed_of(args)
     decoded = model.reconstruct(args.inputs, args.temperature, seed)
-    for path, recons in zip(args.inputs, decoded, strict=True):
+    stems: set[str] = set()
+    for k, (path, recons) in enumerate(zip(args.inputs, decoded, strict=True)):
         originals = model.window_sequences(path)
+        stem = _stem(path) if _stem(path) not in stems else f"{_stem(path)}_{k}"
+        stems.add(stem)  # two inputs named alike do not overwrite each other
         print(f"{path}: {len(recons)} windows reconstructed in {folder}")
         named = []
         for i, (orig, recon) in enumerate(zip(originals, recons, strict=True)):
-            named += [
-                (f"{_stem(path)}_w{i:03d}_input", orig),
-                (f"{_stem(path)}_w{i:03d}_recon", recon),
-            ]
+            named += [(f"{stem}_w{i:03d}_input", orig), (f"{stem}_w{i:03d}_recon", recon)]
         write_all(model, named, folder, args)
     print_seed(args)
     return 0
@@ -190,6 +190,8 @@ def cmd_attributes_compute(args) -> int:
     from musicvae.data.dataset import WindowDataset
     from musicvae.inference.attributes import attribute_vectors, save_vectors
 
+    if args.max_windows is not None and args.max_windows < 4:
+        raise ValueError(f"--max-windows must be at least 4 (quartiles), got {args.max_windows}")
     model = load_model(args)
     output = Path(args.output)
     output_dir(output.parent if str(output.parent) else ".")
