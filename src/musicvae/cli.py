@@ -137,15 +137,16 @@ def cmd_train(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Until a model exists, the demo prepares a small folk dataset and prints its report."""
-    args.config = "cat-mel_2bar_small"
-    args.input = [f"folk:{args.tunes}"]
-    args.eval_fraction = 0.1
-    args.max_windows_per_file = None
-    args.shard = None
-    args.folk_rebar_2_4 = False
-    return cmd_prepare(args)
+    """The bundled model samples, interpolates and moves a tune; writes an HTML page."""
+    from musicvae.demo import run_demo
+    from musicvae.render import audio_available
 
+    page = run_demo(args.output, model_path=args.model, seed=args.seed, audio=not args.no_audio)
+    has_audio, note = audio_available()
+    if not has_audio and not args.no_audio:
+        print(note)
+    print(f"demo: {page} (open it in a browser)")
+    return 0
 
 def cmd_import_magenta(args) -> int:
     from musicvae.convert.importer import import_magenta
@@ -205,7 +206,8 @@ def _generation(name: str):
 
 def _model_options(p: argparse.ArgumentParser, output: str | None, audio: bool = True) -> None:
     p.add_argument(
-        "--model", help="model folder or training run (no bundled default yet: required)"
+        "--model",
+        help="model folder or training run (default: the bundled folk 2-bar melody model)",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N)")
     if output is not None:
@@ -352,11 +354,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("demo", help="the out-of-the-box demo (prepares a small folk dataset)")
-    p.add_argument("--tunes", type=int, default=200, help="number of folk tunes")
-    p.add_argument("--output", default="runs/demo-data", help="dataset folder")
-    p.add_argument("--workers", help="parallel processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser(
+        "demo",
+        help="offline demo with the bundled model: samples, an interpolation and attribute "
+        "moves as MIDI, piano rolls and audio on one HTML page",
+    )
+    p.add_argument("--output", default="musicvae-demo", help="folder of the page and files")
+    p.add_argument("--model", help="model folder (default: the bundled folk melody model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-audio", action="store_true", help="skip WAV rendering")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

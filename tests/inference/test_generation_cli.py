@@ -219,7 +219,6 @@ def _bad_files(folder: Path) -> dict[str, Path]:
 
 
 BAD = {
-    "no model": (["sample"], "no bundled model yet: pass --model"),
     "missing model": (["sample", "--model", "{tmp}/nowhere"], "no model at"),
     "no melody": (["encode", "{short}"], r"short.mid: no window: no monophonic melody spanning"),
     "drum file": (["reconstruct", "{drums}"], r"drums.mid: no window: it has only drum notes"),
@@ -278,7 +277,7 @@ def test_bad_input_exits_2_with_one_line(case, capsys, model_dir, tmp_path):
     argv, message = BAD[case]
     files = {**_bad_files(tmp_path), "tmp": tmp_path}
     argv = [a.format(**files) for a in argv]
-    if case != "no model" and "--model" not in argv:
+    if "--model" not in argv:
         argv += ["--model", str(model_dir)]
     if "--output" not in argv and argv[0] != "attributes":
         argv += ["--output", str(tmp_path / "out")]
@@ -299,10 +298,14 @@ def test_console_script(model_dir, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert midis(tmp_path) == ["sample_000.mid", "sample_001.mid"]
+    # Without --model the bundled folk model answers.
+    bundled = tmp_path / "bundled"
     done = subprocess.run(
-        [str(script), "sample", "--n", "2"], capture_output=True, text=True, env=env, timeout=120
+        [str(script), "sample", "--n", "2", "--seed", "0", "--no-audio", "--output", str(bundled)],
+        capture_output=True, text=True, env=env, timeout=120,
     )
-    assert done.returncode == 2 and "no bundled model yet: pass --model" in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert midis(bundled) == ["sample_000.mid", "sample_001.mid"]
 
 
 def test_without_fluidsynth_a_note_says_how_to_get_audio(capsys, model_dir, tmp_path, monkeypatch):

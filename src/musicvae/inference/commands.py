@@ -18,16 +18,16 @@ import numpy as np
 from musicvae.inference.trained_model import TrainedModel, check_count
 from musicvae.music.notes import NoteSequence
 
-NO_MODEL = "no bundled model yet: pass --model MODEL_DIR (a model folder or a training run)"
 
 
 # ------------------------------------------------------------------ shared steps
 
 
 def load_model(args) -> TrainedModel:
-    if args.model is None:
-        raise ValueError(NO_MODEL)
-    return TrainedModel.load(args.model, device=args.device)
+    """--model, or the bundled folk melody model when it is not given."""
+    from musicvae.inference.bundled import bundled_model_dir
+
+    return TrainedModel.load(args.model or bundled_model_dir(), device=args.device)
 
 
 def output_dir(path: str | os.PathLike) -> Path:

@@ -1,0 +1,53 @@
+"""`musicvae demo`: runs offline on the bundled model and writes a page whose links all exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from musicvae.cli import main
+from musicvae.demo import run_demo
+from musicvae.inference.bundled import bundled_model_dir, bundled_tunes, bundled_vectors
+from musicvae.inference.trained_model import TrainedModel
+
+
+def linked_files(page) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', page.read_text())
+
+
+def test_bundled_assets_load():
+    model = TrainedModel.load(bundled_model_dir())
+    assert model.config.name == "cat-mel_2bar_small"
+    assert set(model.load_attribute_vectors(bundled_vectors())) >= {
+        "note_density", "syncopation_16th"}
+    for tune in bundled_tunes():
+        assert len(model.windows(tune)) > 1
+
+
+def test_demo_page_links_only_to_files_that_exist(tmp_path):
+    page = run_demo(tmp_path / "demo", audio=False)
+    assert page == tmp_path / "demo" / "index.html"
+    links = linked_files(page)
+    pngs = [x for x in links if x.endswith(".png")]
+    # 8 samples + 2 inputs and 8 interpolation steps + 2 attributes x 5 amounts
+    assert len(pngs) == 8 + 10 + 10
+    assert all((page.parent / x).exists() for x in links)
+    assert "://" not in page.read_text()
+    assert not any(x.endswith(".wav") for x in links)
+
+
+def test_demo_is_reproducible_with_a_seed(tmp_path):
+    a = run_demo(tmp_path / "a", audio=False, seed=3).parent
+    b = run_demo(tmp_path / "b", audio=False, seed=3).parent
+    assert (a / "sample-1.mid").read_bytes() == (b / "sample-1.mid").read_bytes()
+
+
+def test_demo_command_in_process_and_console_script(tmp_path, capsys):
+    assert main(["demo", "--no-audio", "--output", str(tmp_path / "in")]) == 0
+    assert "index.html" in capsys.readouterr().out
+    result = subprocess.run(
+        [sys.executable, "-m", "musicvae", "demo", "--no-audio", "--output",
+         str(tmp_path / "script")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "script" / "index.html").exists()
