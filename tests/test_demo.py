@@ -20,7 +20,9 @@ def test_bundled_assets_load():
     model = TrainedModel.load(bundled_model_dir())
     assert model.config.name == "cat-mel_2bar_small"
     assert set(model.load_attribute_vectors(bundled_vectors())) >= {
-        "note_density", "syncopation_16th"}
+        "note_density",
+        "syncopation_16th",
+    }
     for tune in bundled_tunes():
         assert len(model.windows(tune)) > 1
 
@@ -47,7 +49,18 @@ def test_demo_command_in_process_and_console_script(tmp_path, capsys):
     assert main(["demo", "--no-audio", "--output", str(tmp_path / "in")]) == 0
     assert "index.html" in capsys.readouterr().out
     result = subprocess.run(
-        [sys.executable, "-m", "musicvae", "demo", "--no-audio", "--output",
-         str(tmp_path / "script")], capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "musicvae",
+            "demo",
+            "--no-audio",
+            "--output",
+            str(tmp_path / "script"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "script" / "index.html").exists()

@@ -45,7 +45,9 @@ def prior_validity(model: TrainedModel, n: int = 1000) -> dict:
     for t in (0.5, 1.0):
         classes = model.decode_to_tensors(
             np.random.default_rng(1).standard_normal((n, model.z_size)).astype(np.float32),
-            temperature=t, seed=2).argmax(-1)  # (n, T)
+            temperature=t,
+            seed=2,
+        ).argmax(-1)  # (n, T)
         has_note = (classes >= 2).any(axis=1)
         out[f"valid_share_t{t}"] = float(has_note.mean())
     return out
@@ -65,8 +67,11 @@ def interpolation_smoothness(model: TrainedModel, ds: WindowDataset, pairs: int 
         d_ab = max(1, int(np.sum(decoded[0] != decoded[-1])))
         dist.append([np.sum(row != decoded[0]) / d_ab for row in decoded])
     mean = np.mean(dist, axis=0)
-    return {"alphas": alphas.round(2).tolist(), "hamming_to_start": mean.round(4).tolist(),
-            "monotonic": bool(np.all(np.diff(mean) >= 0))}
+    return {
+        "alphas": alphas.round(2).tolist(),
+        "hamming_to_start": mean.round(4).tolist(),
+        "monotonic": bool(np.all(np.diff(mean) >= 0)),
+    }
 
 
 def main() -> int:
@@ -79,8 +84,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model_nn, config = load_model_dir(args.run_dir)
-    state = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu",
-                       weights_only=False)
+    state = torch.load(Path(args.run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
     out = Path(args.output)
     model = TrainedModel.load(args.run_dir)
     eval_set = WindowDataset(args.dataset, "eval", config)
@@ -89,7 +93,7 @@ def main() -> int:
         "name": BUNDLED_MODEL,
         "config": config.name,
         "data": "musicvae prepare --config cat-mel_2bar_small --input folk (music21 folk corpus: "
-                "Essen, O'Neill's, Ryan's, Aird's, Nottingham; Essen is for non-commercial use)",
+        "Essen, O'Neill's, Ryan's, Aird's, Nottingham; Essen is for non-commercial use)",
         "windows": {"train": len(train_set), "eval": len(eval_set)},
         "steps": int(state["step"]),
         "batch_size": args.batch_size,
@@ -101,9 +105,11 @@ def main() -> int:
     save_model_dir(model_nn, config, out, extra_card=card, dtype=torch.float16)
     tokens = train_set.tokens(np.arange(len(train_set)))
     vectors, summary = attribute_vectors(model, tokens, max_windows=20000, seed=0)
-    save_vectors(out / "attributes.npz", vectors,
-                 {"config": config.name, "windows": min(20000, len(train_set)),
-                  "summary": summary})
+    save_vectors(
+        out / "attributes.npz",
+        vectors,
+        {"config": config.name, "windows": min(20000, len(train_set)), "summary": summary},
+    )
     print(json.dumps(card, indent=1))
     return 0
 

@@ -148,6 +148,7 @@ def cmd_demo(args) -> int:
     print(f"demo: {page} (open it in a browser)")
     return 0
 
+
 def cmd_import_magenta(args) -> int:
     from musicvae.convert.importer import import_magenta
 

@@ -40,22 +40,28 @@ def run_demo(
 
     sections = []
     sampled = model.sample(samples, temperature=0.5, seed=seed)
-    sections.append({
-        "title": f"{samples} melodies sampled from the prior (temperature 0.5)",
-        "items": [render(s, f"sample-{i + 1}", f"sample {i + 1}") for i, s in enumerate(sampled)],
-    })
+    sections.append(
+        {
+            "title": f"{samples} melodies sampled from the prior (temperature 0.5)",
+            "items": [
+                render(s, f"sample-{i + 1}", f"sample {i + 1}") for i, s in enumerate(sampled)
+            ],
+        }
+    )
 
     tune_a, tune_b = bundled_tunes()
     a = model.window_sequences(tune_a)[0]  # the first 2 bars of each tune
     b = model.window_sequences(tune_b)[0]
     path = model.interpolate(a, b, steps, method="slerp", seed=seed)
-    sections.append({
-        "title": f"Interpolation in {steps} steps (slerp between the codes of two folk tunes)",
-        "text": f"From {tune_a.stem} to {tune_b.stem}; the ends are their reconstructions.",
-        "items": [render(a, "interp-source-a", "source A (input)")]
-        + [render(s, f"interp-{i + 1}", f"step {i + 1}") for i, s in enumerate(path)]
-        + [render(b, "interp-source-b", "source B (input)")],
-    })
+    sections.append(
+        {
+            "title": f"Interpolation in {steps} steps (slerp between the codes of two folk tunes)",
+            "text": f"From {tune_a.stem} to {tune_b.stem}; the ends are their reconstructions.",
+            "items": [render(a, "interp-source-a", "source A (input)")]
+            + [render(s, f"interp-{i + 1}", f"step {i + 1}") for i, s in enumerate(path)]
+            + [render(b, "interp-source-b", "source B (input)")],
+        }
+    )
 
     vectors = model.load_attribute_vectors(model_path_vectors(model_path))
     _, mu, _ = model.encode([a])
@@ -64,12 +70,18 @@ def run_demo(
             continue
         codes = [model.apply_attribute(mu[0], name, amount) for amount in AMOUNTS]
         moved = model.decode(codes, temperature=None)
-        sections.append({
-            "title": f"Tune A moved along the {name.replace('_', ' ')} vector",
-            "text": "Amounts " + ", ".join(f"{x:+g}" for x in AMOUNTS) + " (0 = reconstruction).",
-            "items": [render(s, f"attr-{name}-{k}", f"{name} {amount:+g}")
-                      for k, (s, amount) in enumerate(zip(moved, AMOUNTS))],
-        })
+        sections.append(
+            {
+                "title": f"Tune A moved along the {name.replace('_', ' ')} vector",
+                "text": "Amounts "
+                + ", ".join(f"{x:+g}" for x in AMOUNTS)
+                + " (0 = reconstruction).",
+                "items": [
+                    render(s, f"attr-{name}-{k}", f"{name} {amount:+g}")
+                    for k, (s, amount) in enumerate(zip(moved, AMOUNTS, strict=True))
+                ],
+            }
+        )
 
     note = "" if audio else audio_note
     page = write_page(out, sections, title="musicvae demo", note=note)

@@ -302,7 +302,10 @@ def test_console_script(model_dir, tmp_path):
     bundled = tmp_path / "bundled"
     done = subprocess.run(
         [str(script), "sample", "--n", "2", "--seed", "0", "--no-audio", "--output", str(bundled)],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert midis(bundled) == ["sample_000.mid", "sample_001.mid"]

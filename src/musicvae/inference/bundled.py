@@ -34,5 +34,7 @@ def bundled_vectors() -> Path:
 
 def bundled_tunes() -> tuple[Path, Path]:
     """Two folk tunes for the demo's interpolation."""
-    return (_asset("tunes", "airds_book2_0108_X0309.mid"),
-            _asset("tunes", "airds_book3_0134_X0535.mid"))
+    return (
+        _asset("tunes", "airds_book2_0108_X0309.mid"),
+        _asset("tunes", "airds_book3_0134_X0535.mid"),
+    )

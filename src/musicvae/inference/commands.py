@@ -18,8 +18,6 @@ import numpy as np
 from musicvae.inference.trained_model import TrainedModel, check_count
 from musicvae.music.notes import NoteSequence
 
-
-
 # ------------------------------------------------------------------ shared steps
 
 
