@@ -64,11 +64,12 @@ class CoreDecoder(nn.Module):
         feeds the model's own sample (softmax, temperature 1) instead of the ground truth with
         `probability`. inputs (B, T, D) -> logits (B, T, D)."""
         state = self.initial_state(e)
+        const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
         x = inputs[:, 0]  # (B, D)
         logits = []
         for t in range(inputs.shape[1]):
-            out, state = self.cell(torch.cat([x, e], -1).unsqueeze(1), state)
-            step_logits = self.projection(out[:, 0])  # (B, D)
+            out, state = self.cell.step(x, state, const, self.output_depth)
+            step_logits = self.projection(out)  # (B, D)
             logits.append(step_logits)
             if t + 1 < inputs.shape[1]:
                 coin = torch.rand(e.shape[0], 1, device=e.device, generator=generator)
@@ -86,11 +87,12 @@ class CoreDecoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Free-running decode: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D)."""
         state = self.initial_state(e)
+        const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
         x = start if start is not None else e.new_zeros(e.shape[0], self.output_depth)
         samples, logits = [], []
         for _ in range(length):
-            out, state = self.cell(torch.cat([x, e], -1).unsqueeze(1), state)
-            step_logits = self.projection(out[:, 0])
+            out, state = self.cell.step(x, state, const, self.output_depth)
+            step_logits = self.projection(out)
             x = sample_one_hot(step_logits, self.depths, temperature, generator)
             samples.append(x)
             logits.append(step_logits)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 State = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (h, c), each (B, H)
@@ -57,6 +58,35 @@ class LSTMStack(nn.Module):
             x, (h_n, c_n) = lstm(x, (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()))
             new_state.append((h_n[0], c_n[0]))
         return x, new_state
+
+    def step(
+        self, x: torch.Tensor, state: State, const: torch.Tensor | None = None, in_cols: int = 0
+    ) -> tuple[torch.Tensor, State]:
+        """One time step without nn.LSTM's per-call overhead (sampling loops).
+
+        x (B, in_cols or in) -> top h (B, H_top) and the new state. `const` (B, 4 H_0) is a
+        precomputed contribution of inputs that stay fixed over the steps (z, conductor output):
+        layer 0 then reads only the first `in_cols` input columns from x.
+        """
+        new_state = []
+        inp = x
+        for k, (lstm, (h, c)) in enumerate(zip(self.layers, state, strict=True)):
+            w_ih = lstm.weight_ih_l0
+            if k == 0 and const is not None:
+                w_ih = w_ih[:, :in_cols]
+            gates = F.linear(inp, w_ih, lstm.bias_ih_l0) + F.linear(h, lstm.weight_hh_l0)
+            if k == 0 and const is not None:
+                gates = gates + const
+            i, f, g, o = gates.chunk(4, dim=1)  # torch gate order
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            new_state.append((h, c))
+            inp = h
+        return inp, new_state
+
+    def constant_input(self, e: torch.Tensor, first_col: int) -> torch.Tensor:
+        """Layer-0 gate contribution of input columns first_col.. fed with e (B, E) each step."""
+        return F.linear(e, self.layers[0].weight_ih_l0[:, first_col:])
 
     @staticmethod
     def tf_kernel_to_torch(
