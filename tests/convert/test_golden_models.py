@@ -33,15 +33,6 @@ RTOL_LOSS = 1e-3  # r_loss, kl
 NEAR_TIE = 1e-4  # top-2 logit gap reported as a near-tie
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @functools.cache
 def _load(name: str):
     folder = shared_path("magenta-golden", "checkpoints", name)

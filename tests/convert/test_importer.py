@@ -41,15 +41,6 @@ ATOL = 1e-4
 RTOL_LOSS = 1e-3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def golden_dir(name: str) -> Path:
     return shared_path("magenta-golden", "checkpoints", name)
 

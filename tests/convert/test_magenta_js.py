@@ -43,15 +43,6 @@ GOLDEN = {
 ONE_ULP_AT_1 = 2.0**-23  # float32 spacing just above 1.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------- quantization
 
 

@@ -24,14 +24,6 @@ from tests.conftest import FIXTURES
 FOLK = sorted((FIXTURES / "golden" / "corpus" / "folk" / "airds").glob("*.mid"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def debug_model(name: str = "debug-cat-mel_2bar", batch_size: int = 3) -> TrainedModel:
     """Randomly initialised (seeded); batch_size 3 so that requests run in several chunks."""
     torch.manual_seed(0)

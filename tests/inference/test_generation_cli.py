@@ -29,14 +29,6 @@ CORPUS = FIXTURES / "golden" / "corpus"
 FOLK = sorted((CORPUS / "folk" / "airds").glob("*.mid"))  # 46 and 19 windows
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)

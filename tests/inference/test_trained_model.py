@@ -12,15 +12,6 @@ from musicvae.inference import TrainedModel, save_model_dir
 from musicvae.models.vae import build_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _trained(name: str, batch_size: int = 256) -> TrainedModel:
     torch.manual_seed(0)
     config = get_config(name)
