@@ -64,3 +64,26 @@ def test_demo_command_in_process_and_console_script(tmp_path, capsys):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "script" / "index.html").exists()
+
+
+def test_attributes_apply_defaults_to_the_bundled_vectors(tmp_path, capsys):
+    tune = str(bundled_tunes()[0])
+    argv = [
+        "attributes",
+        "apply",
+        tune,
+        "--window",
+        "0",
+        "--attribute",
+        "note_density",
+        "--amount",
+        "1",
+        "--no-audio",
+        "--seed",
+        "0",
+    ]
+    assert main(argv + ["--output", str(tmp_path / "a")]) == 0
+    assert (tmp_path / "a").glob("*note_density*.mid")
+    # With another model, vectors made for the bundled one must be given explicitly.
+    assert main(argv + ["--model", str(bundled_model_dir()), "--output", str(tmp_path / "b")]) == 2
+    assert "--vectors is required with --model" in capsys.readouterr().err

@@ -273,7 +273,11 @@ def add_generation_commands(sub) -> None:
     a.set_defaults(func=_generation("attributes_compute"))
     a = actions.add_parser("apply", help="move an input along an attribute vector (MIDI)")
     a.add_argument("input", metavar="INPUT.mid")
-    a.add_argument("--vectors", required=True, help="vectors.npz from `attributes compute`")
+    a.add_argument(
+        "--vectors",
+        help="vectors.npz from `attributes compute` (default: the bundled model's vectors, "
+        "when --model is not given)",
+    )
     a.add_argument("--attribute", required=True, help="e.g. note_density")
     a.add_argument(
         "--amount", type=float, nargs="+", default=[1.0], help="one or more amounts (default: 1)"

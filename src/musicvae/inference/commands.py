@@ -226,7 +226,16 @@ def cmd_attributes_apply(args) -> int:
     if args.attribute not in ATTRIBUTES:
         raise ValueError(f"unknown attribute {args.attribute!r}; valid: {', '.join(ATTRIBUTES)}")
     model = load_model(args)
-    model.load_attribute_vectors(args.vectors)
+    vectors = args.vectors
+    if vectors is None:
+        if args.model is not None:
+            raise ValueError(
+                "--vectors is required with --model (make them with `musicvae attributes compute`)"
+            )
+        from musicvae.inference.bundled import bundled_vectors
+
+        vectors = bundled_vectors()
+    model.load_attribute_vectors(vectors)
     folder = output_dir(args.output)
     seed = seed_of(args)
     window = pick_window(model, args.input, args.window, "--window")
