@@ -45,9 +45,12 @@ def test_demo_is_reproducible_with_a_seed(tmp_path):
     assert (a / "sample-1.mid").read_bytes() == (b / "sample-1.mid").read_bytes()
 
 
-def test_demo_command_in_process_and_console_script(tmp_path, capsys):
-    assert main(["demo", "--no-audio", "--output", str(tmp_path / "in")]) == 0
-    assert "index.html" in capsys.readouterr().out
+def test_demo_command_in_process_and_console_script(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the Quickstart runs it with the default, relative output
+    assert main(["demo", "--no-audio"]) == 0
+    assert "musicvae-demo/index.html" in capsys.readouterr().out
+    page = tmp_path / "musicvae-demo" / "index.html"
+    assert all((page.parent / x).exists() for x in linked_files(page))
     result = subprocess.run(
         [
             sys.executable,

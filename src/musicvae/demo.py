@@ -27,7 +27,7 @@ def run_demo(
 ) -> Path:
     """Writes the demo into `output` and returns the path of its index.html."""
     start = time.perf_counter()
-    out = Path(output)
+    out = Path(output).resolve()  # page links are relative to this folder
     out.mkdir(parents=True, exist_ok=True)
     model = TrainedModel.load(model_path or bundled_model_dir())
     kind = model.config.data.kind
