@@ -124,7 +124,12 @@ def slice_tracks(tracks: list[list[int]], slice_steps: int | None, hop: int) -> 
 
 class WindowConverter:
     """Shared `to_tensors` of the converters: a subclass converts one piece (`_piece_tensors`)
-    and defines `empty()`, `presplit_on_time_changes` and `max_tensors_per_notesequence`."""
+    and defines `empty()`, `presplit_on_time_changes`, `max_tensors_per_notesequence`,
+    `steps_per_quarter` and `quarters_per_bar`."""
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.steps_per_quarter * self.quarters_per_bar
 
     def to_tensors(
         self, seq: NoteSequence, rng: np.random.Generator | None = None

@@ -43,10 +43,6 @@ class DrumsConverter(WindowConverter):
     max_tensors_per_notesequence: int | None = 5
 
     @property
-    def steps_per_bar(self) -> int:
-        return self.steps_per_quarter * self.quarters_per_bar
-
-    @property
     def output_depth(self) -> int:
         return 2**NUM_DRUM_CLASSES
 

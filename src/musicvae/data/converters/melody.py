@@ -63,10 +63,6 @@ class MelodyConverter(WindowConverter):
             raise ValueError(f"bad pitch range {self.min_pitch}..{self.max_pitch}")
 
     @property
-    def steps_per_bar(self) -> int:
-        return self.steps_per_quarter * self.quarters_per_bar
-
-    @property
     def depth(self) -> int:
         return self.max_pitch - self.min_pitch + 1 + 2
 

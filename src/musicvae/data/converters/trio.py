@@ -42,10 +42,6 @@ class TrioConverter(WindowConverter):
     presplit_on_time_changes: bool = True
 
     @property
-    def steps_per_bar(self) -> int:
-        return self.steps_per_quarter * self.quarters_per_bar
-
-    @property
     def melody(self) -> MelodyConverter:
         return MelodyConverter(
             slice_bars=None,
