@@ -63,10 +63,7 @@ def _track_from_hits(
         events[index] = mask
         gap_start = index + 1
     track.start_step = origin
-    length = len(events)
-    if pad_end:
-        length += -length % steps_per_bar
-    track.set_length(length)
+    track.finish(steps_per_bar, pad_end)
     return track
 
 
@@ -106,11 +103,7 @@ def extract_drum_tracks(
             break
         if len(track) < steps_per_bar * min_bars:
             continue
-        if max_steps_truncate is not None and len(track) > max_steps_truncate:
-            length = max_steps_truncate
-            if pad_end:
-                length -= max_steps_truncate % steps_per_bar
-            track.set_length(length)
+        track.truncate(max_steps_truncate, steps_per_bar, pad_end)
         tracks.append(track)
     return tracks
 

@@ -75,10 +75,7 @@ def _melody_from_notes(
         return melody
     melody.start_step = origin
     del events[-1]  # strip the final NOTE_OFF
-    length = len(events)
-    if pad_end:
-        length += -length % steps_per_bar
-    melody.set_length(length)
+    melody.finish(steps_per_bar, pad_end)
     return melody
 
 
@@ -126,11 +123,7 @@ def extract_melodies(
                 break
             if len(melody) < steps_per_bar * min_bars:
                 continue
-            if max_steps_truncate is not None and len(melody) > max_steps_truncate:
-                length = max_steps_truncate
-                if pad_end:
-                    length -= max_steps_truncate % steps_per_bar
-                melody.set_length(length)
+            melody.truncate(max_steps_truncate, steps_per_bar, pad_end)
             pitches = np.asarray(melody.events)
             pitch_classes = np.unique(pitches[pitches >= 0] % 12)
             if len(pitch_classes) < min_unique_pitches:

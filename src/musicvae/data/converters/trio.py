@@ -8,6 +8,7 @@ one melody, one bass and one drum track (cross product of candidates, coverage g
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -41,9 +42,9 @@ class TrioConverter(WindowConverter):
     max_tensors_per_notesequence: int | None = 5
     presplit_on_time_changes: bool = True
 
-    @property
-    def melody(self) -> MelodyConverter:
-        return MelodyConverter(
+    def _track_settings(self) -> dict:
+        """Whole-piece, unsliced, unsplit tracks: Magenta's trio sub-converters."""
+        return dict(
             slice_bars=None,
             gap_bars=None,
             max_bars=None,
@@ -53,17 +54,13 @@ class TrioConverter(WindowConverter):
             max_tensors_per_notesequence=None,
         )
 
-    @property
+    @functools.cached_property
+    def melody(self) -> MelodyConverter:
+        return MelodyConverter(**self._track_settings())
+
+    @functools.cached_property
     def drums(self) -> DrumsConverter:
-        return DrumsConverter(
-            slice_bars=None,
-            gap_bars=None,
-            max_bars=None,
-            steps_per_quarter=self.steps_per_quarter,
-            quarters_per_bar=self.quarters_per_bar,
-            presplit_on_time_changes=False,
-            max_tensors_per_notesequence=None,
-        )
+        return DrumsConverter(**self._track_settings())
 
     @property
     def split_depths(self) -> tuple[int, int, int]:
