@@ -17,15 +17,22 @@ def sample_one_hot(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """(B, D) logits -> (B, D) one-hot sample per stream; temperature None or 0 = argmax."""
-    parts = []
-    for chunk in logits.split(depths, dim=-1):
-        if not temperature:
-            index = chunk.argmax(-1)
-        else:
-            probs = F.softmax(chunk.float() / temperature, dim=-1)
-            index = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-        parts.append(F.one_hot(index, chunk.shape[-1]).to(logits.dtype))
+    if len(depths) == 1:  # one stream: no split / concatenation
+        return _sample_stream(logits, temperature, generator)
+    parts = [_sample_stream(c, temperature, generator) for c in logits.split(depths, dim=-1)]
     return torch.cat(parts, dim=-1)
+
+
+def _sample_stream(
+    logits: torch.Tensor, temperature: float | None, generator: torch.Generator | None
+) -> torch.Tensor:
+    """(B, D) logits of one stream -> (B, D) one-hot in logits' dtype."""
+    if not temperature:
+        index = logits.argmax(-1, keepdim=True)  # (B, 1)
+    else:
+        probs = F.softmax(logits.float() / temperature, dim=-1)
+        index = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+    return torch.zeros_like(logits).scatter_(-1, index, 1.0)
 
 
 class CoreDecoder(nn.Module):
@@ -62,20 +69,42 @@ class CoreDecoder(nn.Module):
     ) -> torch.Tensor:
         """Scheduled sampling (ScheduledOutputTrainingHelper): from step 1 on, each sequence
         feeds the model's own sample (softmax, temperature 1) instead of the ground truth with
-        `probability`. inputs (B, T, D) -> logits (B, T, D)."""
+        `probability`. inputs (B, T, D) -> logits (B, T, D).
+
+        With gradients, two passes: a no-grad free-running pass decides what is fed; then a
+        teacher-forced pass over those inputs gives the same logits with gradients. The sampled
+        inputs carry no gradient in Magenta either (OneHotCategorical samples), so this is the
+        same function, but the costly pass runs whole sequences instead of T small steps.
+        """
+        if not torch.is_grad_enabled():
+            return self._scheduled_steps(inputs, e, probability, generator)[1]
+        with torch.no_grad():
+            fed, _ = self._scheduled_steps(inputs, e, probability, generator)  # (B, T, D)
+        return self.teacher_forced(fed, e)
+
+    def _scheduled_steps(
+        self,
+        inputs: torch.Tensor,
+        e: torch.Tensor,
+        probability: float,
+        generator: torch.Generator | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step-by-step pass of `scheduled` -> inputs fed (B, T, D), logits (B, T, D)."""
         state = self.initial_state(e)
         const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
+        weights = self.cell.step_weights(const, self.output_depth)
         x = inputs[:, 0]  # (B, D)
-        logits = []
+        fed, logits = [x], []
         for t in range(inputs.shape[1]):
-            out, state = self.cell.step(x, state, const, self.output_depth)
+            out, state = self.cell.step(x, state, weights)
             step_logits = self.projection(out)  # (B, D)
             logits.append(step_logits)
             if t + 1 < inputs.shape[1]:
                 coin = torch.rand(e.shape[0], 1, device=e.device, generator=generator)
                 own = sample_one_hot(step_logits.detach(), self.depths, 1.0, generator)
-                x = torch.where(coin < probability, own, inputs[:, t + 1])
-        return torch.stack(logits, dim=1)
+                x = torch.where(coin < probability, own.to(inputs.dtype), inputs[:, t + 1])
+                fed.append(x)
+        return torch.stack(fed, dim=1), torch.stack(logits, dim=1)
 
     def sample(
         self,
@@ -88,11 +117,12 @@ class CoreDecoder(nn.Module):
         """Free-running decode: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D)."""
         state = self.initial_state(e)
         const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
+        weights = self.cell.step_weights(const, self.output_depth)
         x = start if start is not None else e.new_zeros(e.shape[0], self.output_depth)
         samples, logits = [], []
         for _ in range(length):
-            out, state = self.cell.step(x, state, const, self.output_depth)
-            step_logits = self.projection(out)
+            out, state = self.cell.step(x, state, weights)
+            step_logits = self.projection(out)  # (B, D)
             x = sample_one_hot(step_logits, self.depths, temperature, generator)
             samples.append(x)
             logits.append(step_logits)

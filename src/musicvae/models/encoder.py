@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from musicvae.models.fused_lstm import fused_lstm, matmul_dtype
 from musicvae.models.lstm import dense, init_tf_lstm
 
 
@@ -29,7 +30,9 @@ class BidirectionalLstmEncoder(nn.Module):
         self.output_size = 2 * sizes[-1]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x (B, T, D_in), lengths (B,) -> (B, 2 H_last)."""
+        """x (B, T, D_in), lengths (B,) -> (B, 2H)."""
+        if matmul_dtype(x.device) is not None:
+            return self._fused_forward(x, lengths, matmul_dtype(x.device))
         full = bool((lengths == x.shape[1]).all())
         h_n = None
         for lstm in self.layers:
@@ -42,6 +45,37 @@ class BidirectionalLstmEncoder(nn.Module):
                 out, (h_n, _) = lstm(packed)
                 x, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2H)
+
+    def _fused_forward(self, x: torch.Tensor, lengths: torch.Tensor, dtype) -> torch.Tensor:
+        """forward with fused_lstm (bf16 products, fp32 state). The backward direction reads
+        each sequence reversed within its length; steps past a length are computed but never
+        reach a valid step or the final states, as with packed sequences."""
+        b, t, _ = x.shape
+        lengths = lengths.clamp(min=1).to(x.device)
+        steps = torch.arange(t, device=x.device).expand(b, t)  # (B, T)
+        reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+        last = (lengths - 1)[:, None, None]  # (B, 1, 1): the final valid step
+        h_fw = h_bw = None
+        for lstm in self.layers:
+            zeros = x.new_zeros(b, lstm.hidden_size, dtype=torch.float32)
+            outs = []
+            for suffix in ("", "_reverse"):
+                w_ih, w_hh = (
+                    getattr(lstm, f"weight_ih_l0{suffix}"),
+                    getattr(lstm, f"weight_hh_l0{suffix}"),
+                )
+                bias = getattr(lstm, f"bias_ih_l0{suffix}") + getattr(lstm, f"bias_hh_l0{suffix}")
+                order = reverse if suffix else steps
+                inp = x if not suffix else x.gather(1, order[..., None].expand_as(x))
+                out, _, _ = fused_lstm(inp, zeros, zeros, w_ih, w_hh, bias, dtype)  # (B, T, H)
+                final = out.gather(1, last.expand(-1, 1, out.shape[2]))[:, 0]  # (B, H)
+                if suffix:
+                    h_bw, out = final, out.gather(1, order[..., None].expand_as(out))
+                else:
+                    h_fw = final
+                outs.append(out)
+            x = torch.cat(outs, dim=-1)  # (B, T, 2H)
+        return torch.cat([h_fw, h_bw], dim=-1)  # (B, 2H)
 
 
 class Posterior(nn.Module):

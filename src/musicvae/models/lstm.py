@@ -11,12 +11,26 @@ single TF bias is learned once, as in TF).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from musicvae.models.fused_lstm import fused_lstm, lstm_gates, matmul_dtype
+
 State = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (h, c), each (B, H)
+
+
+class StepWeights(NamedTuple):
+    """Per-layer weights of LSTMStack.step: fp32 (dtype None) w_in (4H, in), w_h (4H, H);
+    bf16 w_in = [W_ih ; W_hh]^T (in + H, 4H), w_h None. bias (4H,) or (B, 4H), fp32."""
+
+    w_in: tuple[torch.Tensor, ...]
+    w_h: tuple[torch.Tensor | None, ...]
+    bias: tuple[torch.Tensor, ...]
+    dtype: torch.dtype | None
+
 
 _TF_TO_TORCH_GATES = (0, 2, 1, 3)  # torch block k takes TF block _TF_TO_TORCH_GATES[k]
 
@@ -52,34 +66,68 @@ class LSTMStack(nn.Module):
         return state
 
     def forward(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """x (B, T, in) -> top-layer outputs (B, T, H_top) and the final state."""
+        """x (B, T, in) -> top-layer outputs (B, T, H_top) and the final state.
+
+        Inside a CPU bf16 autocast region the layers run fused_lstm (bf16 matrix products, fp32
+        state); otherwise nn.LSTM in the weights' precision (the exact fp32 path).
+        """
+        dtype = matmul_dtype(x.device)
         new_state = []
         for lstm, (h, c) in zip(self.layers, state, strict=False):
+            if dtype is not None:
+                bias = lstm.bias_ih_l0 + lstm.bias_hh_l0  # (4H,)
+                x, h_n, c_n = fused_lstm(
+                    x, h, c, lstm.weight_ih_l0, lstm.weight_hh_l0, bias, dtype
+                )  # x (B, T, H)
+                new_state.append((h_n, c_n))
+                continue
             x, (h_n, c_n) = lstm(x, (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()))
             new_state.append((h_n[0], c_n[0]))
         return x, new_state
 
+    def step_weights(self, const: torch.Tensor | None = None, in_cols: int = 0) -> StepWeights:
+        """The weights of `step`, prepared once per decoding loop.
+
+        `const` (B, 4 H_0) is the precomputed layer-0 contribution of inputs that stay fixed
+        over the steps (z, a conductor output): layer 0 then reads only the first `in_cols`
+        input columns from x. In a CPU bf16 autocast region the matrices are cast to bf16 here,
+        once, rather than at every step.
+        """
+        dtype = matmul_dtype(self.layers[0].weight_ih_l0.device)
+        w_in, w_h, biases = [], [], []
+        for k, lstm in enumerate(self.layers):
+            w_ih, bias = lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0  # (4H, in), (4H,)
+            if k == 0 and const is not None:
+                w_ih, bias = w_ih[:, :in_cols], const.float() + bias  # bias (B, 4H)
+            if dtype is None:
+                w_in.append(w_ih.contiguous())
+                w_h.append(lstm.weight_hh_l0)
+            else:  # one (in + H, 4H) matrix: a single bf16 product per layer and step
+                w_in.append(torch.cat([w_ih, lstm.weight_hh_l0], 1).t().contiguous().to(dtype))
+                w_h.append(None)
+            biases.append(bias)
+        return StepWeights(tuple(w_in), tuple(w_h), tuple(biases), dtype)
+
     def step(
-        self, x: torch.Tensor, state: State, const: torch.Tensor | None = None, in_cols: int = 0
+        self, x: torch.Tensor, state: State, weights: StepWeights
     ) -> tuple[torch.Tensor, State]:
         """One time step without nn.LSTM's per-call overhead (sampling loops).
 
-        x (B, in_cols or in) -> top h (B, H_top) and the new state. `const` (B, 4 H_0) is a
-        precomputed contribution of inputs that stay fixed over the steps (z, conductor output):
-        layer 0 then reads only the first `in_cols` input columns from x.
+        x (B, in_cols or in) -> top h (B, H_top) and the new state; `weights` from step_weights.
+        fp32: torch.lstm_cell (nn.LSTM's own cell, exact). bf16: one bf16 product of [x ; h]
+        per layer, gates and state in fp32.
         """
         new_state = []
         inp = x
-        for k, (lstm, (h, c)) in enumerate(zip(self.layers, state, strict=True)):
-            w_ih = lstm.weight_ih_l0
-            if k == 0 and const is not None:
-                w_ih = w_ih[:, :in_cols]
-            gates = F.linear(inp, w_ih, lstm.bias_ih_l0) + F.linear(h, lstm.weight_hh_l0)
-            if k == 0 and const is not None:
-                gates = gates + const
-            i, f, g, o = gates.chunk(4, dim=1)  # torch gate order
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
+        for w_in, w_h, bias, (h, c) in zip(
+            weights.w_in, weights.w_h, weights.bias, state, strict=True
+        ):
+            if weights.dtype is None:
+                h, c = torch.lstm_cell(inp, (h, c), w_in, w_h, bias, None)  # (B, H) each
+            else:
+                xh = torch.cat([inp.to(weights.dtype), h.to(weights.dtype)], 1)  # (B, in + H)
+                gates = torch.add(bias, torch.mm(xh, w_in))  # (B, 4H) fp32
+                h, c = lstm_gates(gates, c)
             new_state.append((h, c))
             inp = h
         return inp, new_state

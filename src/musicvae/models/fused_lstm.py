@@ -1,0 +1,136 @@
+"""One LSTM layer over a whole sequence with a hand-written backward, for reduced-precision CPU
+training: matrix products in `dtype` (bf16: the CPU's AVX-512 BF16 / AMX units, accumulated in
+fp32 inside oneDNN), gates, cell state and every gradient in fp32, weights kept as fp32 masters.
+
+The input projection of all T steps is one large GEMM; the recurrence does one (B, H) x (H, 4H)
+product per step; the backward runs the recurrence for dh and dc only and then forms the weight
+gradients as two large GEMMs over all steps (as cuDNN and oneDNN do), instead of T small
+outer products. Gate order is torch's [i, f, g, o] with the forget bias folded into `bias`
+(see lstm.py), so the math is exactly nn.LSTM's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def tanh_(x: torch.Tensor) -> torch.Tensor:
+    """In-place tanh as 2 sigmoid(2x) - 1: torch's CPU tanh kernel is several times slower
+    than its sigmoid on this project's machines (fp32 results differ by ~1e-7)."""
+    return x.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+
+
+def matmul_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 inside a CPU bf16 autocast region (our LSTMs then use bf16 matrix products with
+    fp32 state), None otherwise (the weights' own precision; CUDA autocast goes to cuDNN)."""
+    if (
+        device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    ):
+        return torch.bfloat16
+    return None
+
+
+def lstm_gates(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre-activations (B, 4H) in torch order [i, f, g, o] (overwritten), c (B, H) -> h, c'."""
+    hid = c.shape[1]
+    g = gates[:, 2 * hid : 3 * hid].mul_(2.0)
+    gates.sigmoid_()
+    g.mul_(2.0).sub_(1.0)  # tanh
+    i, f, _, o = gates.chunk(4, 1)  # (B, H) each
+    c = torch.mul(f, c).addcmul_(i, g)  # c' = f c + i g
+    h = tanh_(c.clone()).mul_(o)  # h' = o tanh(c')
+    return h, c
+
+
+class _FusedLstm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, bias, dtype):
+        # x (T, B, I) time-major; h0, c0 (B, H); w_ih (4H, I); w_hh (4H, H); bias (4H,)
+        steps, batch, _ = x.shape
+        hid = w_hh.shape[1]
+        w_hh_t = w_hh.to(dtype).t()  # (H, 4H)
+        x_flat = x.reshape(steps * batch, -1).to(dtype)  # (T*B, I)
+        gates = torch.mm(x_flat, w_ih.to(dtype).t()).float() + bias  # (T*B, 4H), fp32
+        acts = gates.view(steps, batch, 4 * hid)  # becomes the activations, in place
+        cells = x.new_empty(steps, batch, hid, dtype=torch.float32)  # c_t
+        tanh_c = torch.empty_like(cells)
+        outs = torch.empty_like(cells)  # h_t
+        h, c = h0, c0
+        for t in range(steps):
+            a = acts[t]  # (B, 4H) pre-activations
+            a.add_(torch.mm(h.to(dtype), w_hh_t))
+            g = a[:, 2 * hid : 3 * hid].mul_(2.0)
+            a.sigmoid_()
+            g.mul_(2.0).sub_(1.0)  # tanh(x) = 2 sigmoid(2x) - 1
+            i, f, _, o = a.chunk(4, 1)
+            c = torch.mul(f, c, out=cells[t]).addcmul_(i, g)  # c' = f c + i g
+            tc = tanh_(torch.mul(c, 1.0, out=tanh_c[t]))
+            h = torch.mul(o, tc, out=outs[t])  # h' = o tanh(c')
+        ctx.dtype = dtype
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs)
+        return outs, h.clone(), c.clone()
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_h, grad_c):
+        x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs = ctx.saved_tensors
+        dtype = ctx.dtype
+        steps, batch, hid4 = acts.shape
+        hid = hid4 // 4
+        i, f, g, o = acts.chunk(4, 2)  # (T, B, H) each
+        c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])  # (T, B, H)
+        # Step-independent factors: d gate_pre = (upstream) * factor.
+        mult = torch.empty_like(acts)  # (T, B, 4H)
+        mi, mf, mg, mo = mult.chunk(4, 2)
+        torch.mul(g, i * (1 - i), out=mi)  # dc -> di_pre
+        torch.mul(c_prev, f * (1 - f), out=mf)  # dc -> df_pre
+        torch.mul(i, 1 - g * g, out=mg)  # dc -> dg_pre
+        torch.mul(tanh_c, o * (1 - o), out=mo)  # dh -> do_pre
+        dc_from_h = o * (1 - tanh_c * tanh_c)  # (T, B, H): dh -> dc
+        d_gates = torch.empty_like(acts)  # (T, B, 4H)
+        w_hh_d = w_hh.to(dtype)  # (4H, H)
+        dh = grad_h if grad_h is not None else torch.zeros_like(h0)
+        dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
+        if grad_out is None:
+            grad_out = torch.zeros_like(outs)
+        for t in range(steps - 1, -1, -1):
+            dh = grad_out[t] + dh  # (B, H)
+            dc.addcmul_(dh, dc_from_h[t])
+            upstream = torch.cat([dc, dc, dc, dh], 1)  # (B, 4H)
+            torch.mul(mult[t], upstream, out=d_gates[t])
+            dc.mul_(f[t])
+            dh = torch.mm(d_gates[t].to(dtype), w_hh_d).float()  # (B, H)
+        flat = d_gates.view(steps * batch, hid4)  # (T*B, 4H)
+        flat_d = flat.to(dtype)
+        h_prev = torch.cat([h0.unsqueeze(0), outs[:-1]]).view(steps * batch, hid)
+        d_w_hh = torch.mm(flat_d.t(), h_prev.to(dtype)).float()  # (4H, H)
+        x_flat = x.reshape(steps * batch, -1)
+        d_w_ih = torch.mm(flat_d.t(), x_flat.to(dtype)).float()  # (4H, I)
+        d_bias = flat.sum(0)  # (4H,)
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            d_x = torch.mm(flat_d, w_ih.to(dtype)).float().view(steps, batch, -1)
+        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, None
+
+
+def fused_lstm(
+    x: torch.Tensor,
+    h0: torch.Tensor,
+    c0: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    bias: torch.Tensor,
+    dtype: torch.dtype = torch.bfloat16,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x (B, T, I), h0, c0 (B, H) -> outputs (B, T, H), final h, final c (B, H), all fp32."""
+    out, h, c = _FusedLstm.apply(
+        x.float().transpose(0, 1).contiguous(),  # (T, B, I)
+        h0.float().contiguous(),
+        c0.float().contiguous(),
+        w_ih,
+        w_hh,
+        bias,
+        dtype,
+    )
+    return out.transpose(0, 1), h, c
