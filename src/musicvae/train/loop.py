@@ -21,6 +21,7 @@ import torch.distributed as dist
 
 from musicvae.configs import Config
 from musicvae.data.dataset import WindowDataset, random_transpose_tokens
+from musicvae.models.cpu_features import describe, native_bf16
 from musicvae.models.losses import accuracy_metrics, reconstruction
 from musicvae.models.vae import MusicVAE, build_model
 from musicvae.train import schedules
@@ -85,6 +86,17 @@ def _device(name: str, local_rank: int) -> torch.device:
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device(name)
+
+
+def use_bf16(device: torch.device) -> bool:
+    """bf16 autocast on GPUs and on CPUs with native bf16 units (AMX, AVX-512 BF16): matrix
+    products in bf16, LSTM state and fp32 master weights. Elsewhere fp32, with a warning."""
+    if device.type != "cpu" or native_bf16():
+        return True
+    log.warning(
+        "--bf16 ignored: this CPU has no native bf16 units (%s); training in fp32", describe()
+    )
+    return False
 
 
 def step_seed(seed: int, step: int, rank: int, stream: int) -> int:
@@ -259,6 +271,7 @@ def train(
     eval_batches = Batches(eval_set, config, device)
     hp = config.hparams
     params = [p for p in model.parameters() if p.requires_grad]
+    bf16 = options.bf16 and use_bf16(device)
 
     def save(step: int) -> None:
         if d.main:
@@ -294,9 +307,7 @@ def train(
         lr = schedules.learning_rate(step, hp.learning_rate, hp.decay_rate, hp.min_learning_rate)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with torch.autocast(
-            device.type, dtype=torch.bfloat16, enabled=options.bf16 and device.type == "cuda"
-        ):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             out = wrapped(inputs, outputs, lengths, step=step, generator=g)
         loss = out["loss"]
         if not torch.isfinite(loss):
