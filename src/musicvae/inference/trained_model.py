@@ -2,7 +2,8 @@
 
 Unlike Magenta's, it has no batch size fixed at build time: a request of any size runs in
 chunks of `batch_size` sequences. Arrays in and out are numpy; the model runs in eval mode
-under torch.inference_mode on `device` (the CPU by default).
+under torch.inference_mode on `device` (the CPU by default), in fp32 (exact, the default) or
+with `precision="bf16"` (bf16 matrix products, fp32 state).
 
 Sequence-level methods (Magenta's and magenta.js's): encode, decode, sample, interpolate,
 similar, reconstruct, apply_attribute. Inputs may be MIDI paths, NoteSequences or window
@@ -28,6 +29,10 @@ from musicvae.music.notes import NoteSequence
 
 MAX_REQUEST = 10000  # sequences per sample/similar/interpolate call (chunked, but bounded)
 MAX_LENGTH = 4096  # decoded steps of a flat decoder (256 bars of 16ths)
+# fp32: exact (the parity tests' path). bf16: matrix products in bf16 with fp32 LSTM state,
+# faster on CPUs with AVX-512 BF16 / AMX; results agree with fp32 up to bf16 rounding
+# (docs/BENCHMARKS.md states the measured agreement).
+PRECISIONS = ("fp32", "bf16")
 
 
 def check_count(value, name: str, low: int = 1, high: int = MAX_REQUEST) -> int:
@@ -71,9 +76,13 @@ class TrainedModel:
         config: Config,
         device: str | torch.device = "cpu",
         batch_size: int = 256,
+        precision: str = "fp32",
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config
@@ -82,11 +91,15 @@ class TrainedModel:
 
     @classmethod
     def load(
-        cls, path: str | Path, device: str | torch.device = "cpu", batch_size: int = 256
+        cls,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+        precision: str = "fp32",
     ) -> TrainedModel:
         """From a model folder (`musicvae import-magenta` writes one) or a training run."""
         model, config = load_model_dir(path, device)
-        return cls(model, config, device, batch_size)
+        return cls(model, config, device, batch_size, precision)
 
     # ------------------------------------------------------------ sizes
 
@@ -135,7 +148,8 @@ class TrainedModel:
     def _chunked(self, batch: int, run: Callable[[slice], tuple[torch.Tensor, ...]]):
         """run(rows) on chunks of batch_size rows -> tuple of numpy arrays (rows stacked)."""
         parts: list[tuple[torch.Tensor, ...]] = []
-        with torch.inference_mode():
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
             for start in range(0, batch, self.batch_size):
                 parts.append(run(slice(start, min(start + self.batch_size, batch))))
         return tuple(torch.cat(p).float().cpu().numpy() for p in zip(*parts, strict=True))

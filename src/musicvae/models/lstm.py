@@ -33,6 +33,7 @@ class StepWeights(NamedTuple):
 
 
 _TF_TO_TORCH_GATES = (0, 2, 1, 3)  # torch block k takes TF block _TF_TO_TORCH_GATES[k]
+CELL_MAX_NUMEL = 2048  # step(): torch.lstm_cell below this many state values (B * H)
 
 
 class LSTMStack(nn.Module):
@@ -114,16 +115,21 @@ class LSTMStack(nn.Module):
         """One time step without nn.LSTM's per-call overhead (sampling loops).
 
         x (B, in_cols or in) -> top h (B, H_top) and the new state; `weights` from step_weights.
-        fp32: torch.lstm_cell (nn.LSTM's own cell, exact). bf16: one bf16 product of [x ; h]
-        per layer, gates and state in fp32.
+        fp32: torch.lstm_cell (nn.LSTM's own cell) for small batches, where per-op overhead
+        dominates; fp32 products and lstm_gates (tanh as 2 sigmoid(2x) - 1, ~1e-7 apart) for
+        larger ones, where torch's slow CPU tanh does. bf16: one bf16 product of [x ; h] per
+        layer, gates and state in fp32.
         """
         new_state = []
         inp = x
         for w_in, w_h, bias, (h, c) in zip(
             weights.w_in, weights.w_h, weights.bias, state, strict=True
         ):
-            if weights.dtype is None:
+            if weights.dtype is None and h.numel() < CELL_MAX_NUMEL:
                 h, c = torch.lstm_cell(inp, (h, c), w_in, w_h, bias, None)  # (B, H) each
+            elif weights.dtype is None:
+                gates = torch.addmm(bias, inp, w_in.t()).addmm_(h, w_h.t())  # (B, 4H)
+                h, c = lstm_gates(gates, c)
             else:
                 xh = torch.cat([inp.to(weights.dtype), h.to(weights.dtype)], 1)  # (B, in + H)
                 gates = torch.add(bias, torch.mm(xh, w_in))  # (B, 4H) fp32
