@@ -1,13 +1,21 @@
-"""Generation latency of TrainedModel on CPU (cat-mel_2bar_small-sized model, model loaded).
+"""Generation latency of TrainedModel on CPU, the operations of the Magenta reference's
+bench_generate.py (model loaded, batch 64, one 2-bar window each).
 
-Usage: python benchmarks/bench_generate.py [--model MODEL_DIR] [--repeats 5]
-Reference, Magenta 2.1.4 on this machine (TF graph mode, model loaded, batch 64, 2 bars):
-sample 0.115 s, encode 0.207 s, decode 0.097 s, interpolate (64 steps) 0.227 s.
+Usage: python benchmarks/bench_generate.py [--model MODEL_DIR] [--tensors NPZ] [--n 64]
+    [--precision fp32,bf16] [--threads 1] [--repeats 7] [--json PATH]
+
+sample (temperature 1, NoteSequences out), encode_tensors, encode (NoteSequences in),
+decode_to_tensors and decode (temperature 1, Magenta's default), interpolate (n steps,
+temperature 1), plus `sample 1`. Precisions are interleaved per repetition; medians of
+wall and process CPU time are reported (CPU time is the steadier measure on a loaded machine).
+Defaults: the bundled folk model (cat-mel_2bar_small sizes) and its two tunes' windows.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import time
 
 import numpy as np
@@ -15,68 +23,100 @@ import torch
 
 from musicvae.inference.bundled import bundled_model_dir, bundled_tunes
 from musicvae.inference.trained_model import TrainedModel
-
-MAGENTA_S = {
-    "sample 64": 0.115,
-    "encode 64": 0.207,
-    "decode 64": 0.097,
-    "interpolate 64 steps": 0.227,
-}
+from musicvae.models.cpu_features import describe
 
 
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def load_windows(model: TrainedModel, npz: str | None):
+    """inputs (N, T, D_in), outputs (N, T, D), lengths (N,) from an npz or the bundled tunes."""
+    if npz:
+        d = np.load(npz)
+        return d["inputs"].astype(np.float32), d["outputs"].astype(np.float32), d["lengths"]
+    windows = [model.windows(t) for t in bundled_tunes()]
+    return (
+        np.concatenate([w.inputs for w in windows]).astype(np.float32),
+        np.concatenate([w.outputs for w in windows]).astype(np.float32),
+        np.concatenate([w.lengths for w in windows]),
+    )
+
+
+def operations(model: TrainedModel, windows, n: int) -> dict:
+    """name -> a no-argument call, as in the reference's bench_generate.py."""
+    inputs, outputs, lengths = windows
+    idx = np.arange(n) % len(inputs)
+    seqs = []
+    for s in model.config.data.converter().from_tensors(outputs[idx]):
+        try:
+            model.encode([s])
+            seqs.append(s)
+        except ValueError:  # yields no or several windows
+            pass
+    seqs = (seqs * (n // max(len(seqs), 1) + 1))[:n]
+    z = np.random.RandomState(0).randn(n, model.z_size).astype(np.float32)
+    length = model.max_seq_len
+    return {
+        "sample 1": lambda: model.sample(1, length, temperature=1.0, seed=0),
+        "sample": lambda: model.sample(n, length, temperature=1.0, seed=0),
+        "encode_tensors": lambda: model.encode_tensors(inputs[idx], lengths[idx]),
+        "encode": lambda: model.encode(seqs),
+        "decode_to_tensors": lambda: model.decode_to_tensors(z, length, 1.0, seed=0),
+        "decode": lambda: model.decode(z, length, temperature=1.0, seed=0),
+        "interpolate": lambda: model.interpolate(seqs[0], seqs[1], n, temperature=1.0, seed=0),
+    }
+
+
+def measure(models: dict[str, TrainedModel], windows, n: int, repeats: int) -> dict:
+    """{operation: {precision: {"wall_s", "cpu_s"}}} medians, precisions interleaved."""
+    ops = {p: operations(m, windows, n) for p, m in models.items()}
+    result = {}
+    for name in next(iter(ops.values())):
+        times = {p: ([], []) for p in models}
+        for p in models:
+            ops[p][name]()  # warm-up
+        for k in range(repeats):
+            for p in list(models) if k % 2 == 0 else list(models)[::-1]:
+                wall, cpu = time.perf_counter(), time.process_time()
+                ops[p][name]()
+                times[p][0].append(time.perf_counter() - wall)
+                times[p][1].append(time.process_time() - cpu)
+        result[name] = {
+            p: {"wall_s": statistics.median(w), "cpu_s": statistics.median(c)}
+            for p, (w, c) in times.items()
+        }
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model", help="model folder (default: the bundled folk model)")
+    parser.add_argument("--tensors", help="npz with inputs, outputs, lengths (default: bundled)")
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--precision", default="fp32,bf16")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     path = args.model or bundled_model_dir()
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
     start = time.perf_counter()
-    model = TrainedModel.load(path)
-    load_s = time.perf_counter() - start
-    a = model.window_sequences(bundled_tunes()[0])[0]
-    b = model.window_sequences(bundled_tunes()[1])[0]
-    inputs, outputs, lengths = (x[:64] for x in _windows(model, 64))
-    z = np.random.default_rng(0).standard_normal((64, model.z_size)).astype(np.float32)
-    rows = {
-        "sample 1": lambda: model.sample(1, temperature=0.5, seed=0),
-        "sample 64": lambda: model.sample(64, temperature=0.5, seed=0),
-        "encode 64": lambda: model.encode_tensors(inputs, lengths),
-        "decode 64": lambda: model.decode_to_tensors(z, temperature=0.5, seed=0),
-        "interpolate 64 steps": lambda: model.interpolate(a, b, 64),
-    }
+    models = {p: TrainedModel.load(path, precision=p) for p in precisions}
+    load_s = (time.perf_counter() - start) / len(models)
+    windows = load_windows(models[precisions[0]], args.tensors)
+    result = measure(models, windows, args.n, args.repeats)
     print(
-        f"model {path} ({model.config.name}), torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; load {load_s * 1000:.0f} ms"
+        f"model {path}, n {args.n}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{describe()}; load {load_s * 1000:.0f} ms"
     )
-    print(f"{'operation':22s} {'ms':>8s} {'Magenta ms':>10s} {'speed-up':>8s}")
-    for name, fn in rows.items():
-        t = best_of(fn, args.repeats)
-        ref = MAGENTA_S.get(name)
-        ref_ms = f"{ref * 1000:.0f}" if ref else "-"
-        speed = f"{ref / t:.1f}x" if ref else "-"
-        print(f"{name:22s} {t * 1000:8.1f} {ref_ms:>10s} {speed:>8s}")
+    print(f"{'operation (ms)':18s} " + " ".join(f"{p + ' wall/cpu':>16s}" for p in precisions))
+    for name, row in result.items():
+        cols = " ".join(
+            f"{row[p]['wall_s'] * 1e3:8.1f}/{row[p]['cpu_s'] * 1e3:<7.1f}" for p in precisions
+        )
+        print(f"{name:18s} {cols}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"n": args.n, "threads": args.threads, "results": result}, f)
     return 0
-
-
-def _windows(model: TrainedModel, n: int):
-    from musicvae.inference.bundled import bundled_tunes as tunes
-
-    windows = [model.windows(t) for t in tunes()]
-    inputs = np.concatenate([w.inputs for w in windows]).astype(np.float32)
-    outputs = np.concatenate([w.outputs for w in windows]).astype(np.float32)
-    lengths = np.concatenate([w.lengths for w in windows])
-    reps = int(np.ceil(n / len(inputs)))
-    return (np.tile(inputs, (reps, 1, 1)), np.tile(outputs, (reps, 1, 1)), np.tile(lengths, reps))
 
 
 if __name__ == "__main__":

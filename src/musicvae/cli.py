@@ -355,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-batches", type=int, default=4)
     p.add_argument("--checkpoint-every", type=int, default=250)
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bf16 matrix products, fp32 state and weights (GPUs; CPUs with AVX-512 BF16/AMX)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
