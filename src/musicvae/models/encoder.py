@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from musicvae.models.fused_lstm import fused_lstm, matmul_dtype
+from musicvae.models.fused_lstm import fused_lstm, matmul_dtype, use_fused
 from musicvae.models.lstm import dense, init_tf_lstm
 
 
@@ -31,8 +31,9 @@ class BidirectionalLstmEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D_in), lengths (B,) -> (B, 2H)."""
-        if matmul_dtype(x.device) is not None:
-            return self._fused_forward(x, lengths, matmul_dtype(x.device))
+        dtype = matmul_dtype(x.device)
+        if use_fused(x.shape[0], dtype):
+            return self._fused_forward(x, lengths, dtype)
         full = bool((lengths == x.shape[1]).all())
         h_n = None
         for lstm in self.layers:

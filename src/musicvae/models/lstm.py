@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from musicvae.models.fused_lstm import fused_lstm, lstm_gates, matmul_dtype
+from musicvae.models.fused_lstm import fused_lstm, lstm_gates, matmul_dtype, use_fused
 
 State = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (h, c), each (B, H)
 
@@ -69,13 +69,15 @@ class LSTMStack(nn.Module):
     def forward(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """x (B, T, in) -> top-layer outputs (B, T, H_top) and the final state.
 
-        Inside a CPU bf16 autocast region the layers run fused_lstm (bf16 matrix products, fp32
-        state); otherwise nn.LSTM in the weights' precision (the exact fp32 path).
+        Inside a CPU bf16 autocast region small batches run fused_lstm (bf16 matrix products,
+        fp32 state) and larger ones nn.LSTM under autocast (oneDNN's bf16 LSTM); otherwise
+        nn.LSTM in the weights' precision (the exact fp32 path).
         """
         dtype = matmul_dtype(x.device)
+        fused = use_fused(x.shape[0], dtype)
         new_state = []
         for lstm, (h, c) in zip(self.layers, state, strict=False):
-            if dtype is not None:
+            if fused:
                 bias = lstm.bias_ih_l0 + lstm.bias_hh_l0  # (4H,)
                 x, h_n, c_n = fused_lstm(
                     x, h, c, lstm.weight_ih_l0, lstm.weight_hh_l0, bias, dtype
