@@ -232,7 +232,6 @@ function makeSlot(container, onChange) {
   const title = container.dataset.title;
   const slot = { clip: null, container, set: null };
   const body = el("div", { class: "slot-body" });
-  const label = el("div", { class: "clip-label" }, " ");
   const file = el("input", { type: "file", accept: ".mid,.midi,audio/midi", class: "file-input", "data-testid": "upload" });
   const windows = el("select", { class: "windows", hidden: true, "data-testid": "windows" });
   const shelfPick = el("select", { class: "shelf-pick" });
@@ -243,7 +242,6 @@ function makeSlot(container, onChange) {
     slot.clip = clip;
     body.replaceChildren(clip ? clipCard(clip, { keep: true }) : el("div", { class: "empty-roll" },
       "Sample, drop a MIDI file here, or pick from the shelf"));
-    label.textContent = clip ? clip.label : " ";
     onChange(clip);
   }
   slot.set = set;
@@ -537,6 +535,7 @@ function selectModel(id) {
   blend.clip = null;
   $("#blend-out").replaceChildren();
   $("#int-results").replaceChildren();
+  $("#gen-results").replaceChildren();
   $("#attr-result").replaceChildren();
   attrs.slot?.set(null);
   renderSliders();
