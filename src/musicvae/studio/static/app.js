@@ -329,6 +329,7 @@ async function interpolate() {
     steps, method: $("#int-method").value, temperature: temperature($("#int-temp")),
   }));
   if (!result) return;
+  result.clips.forEach((clip) => (clip.label = `${clip.label} · α ${clip.alpha.toFixed(2)}`));
   interp.clips = result.clips;
   interp.cards = result.clips.map((clip) => clipCard(clip));
   $("#int-results").replaceChildren(...interp.cards);
