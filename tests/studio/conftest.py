@@ -40,6 +40,12 @@ def client(registry, limits):
 
 
 @pytest.fixture(scope="session")
+def client_for():
+    """TestClient itself, for tests that build their own app."""
+    return TestClient
+
+
+@pytest.fixture(scope="session")
 def model(registry):
     """The bundled model's TrainedModel (the same object the app serves)."""
     return registry.default.model

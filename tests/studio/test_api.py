@@ -106,6 +106,17 @@ def test_health_and_models(client, model):
     assert response.status_code == 404
 
 
+def test_a_foreign_host_name_is_refused_when_hosts_are_named(registry, client_for):
+    from musicvae.studio.app import create_app
+
+    app = create_app(registry, allowed_hosts={"127.0.0.1", "localhost", "::1"})
+    with client_for(app, base_url="http://127.0.0.1:8000") as local:
+        assert local.get("/api/health").status_code == 200
+        assert local.get("/api/health", headers={"host": "[::1]:8000"}).status_code == 200
+        refused = local.get("/api/health", headers={"host": "evil.example:8000"})
+        assert refused.status_code == 400 and "evil.example" in refused.json()["error"]
+
+
 def test_unknown_model_is_404_with_the_known_ids(client):
     message = error(client, "/api/sample", {"model": "nope"}, 404)
     assert "nope" in message and "folk-mel_2bar" in message

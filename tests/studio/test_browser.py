@@ -122,6 +122,22 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drop a file on an element as a file manager would (a DragEvent with a DataTransfer)."""
+    page.evaluate(
+        """([selector, bytes, name]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name, { type: "audio/midi" }));
+            const target = document.querySelector(selector);
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                const init = { dataTransfer: transfer, bubbles: true };
+                target.dispatchEvent(new DragEvent(type, init));
+            }
+        }""",
+        [selector, list(path.read_bytes()), path.name],
+    )
+
+
 def tab(page, view: str) -> None:
     page.click(f".tabs button[data-view={view}]")
     until(page, f"document.body.dataset.view === '{view}'")
@@ -182,6 +198,10 @@ def test_blend_pad_follows_the_dragged_point(page):
     tab(page, "blend")
     page.click("[data-testid=blend-fill]")
     until(page, "window.studioBlend.codes.every(Boolean) && window.studioBlend.requests > 0")
+    drop_file(page, "#slot-blend-3", bundled_tunes()[1])  # drag and drop a MIDI file on a corner
+    until(page, "document.querySelectorAll('#slot-blend-3 select.windows option').length > 5")
+    assert " bars 1-2" in page.inner_text("#slot-blend-3 .clip-title b")
+    until(page, "window.studioBlend.codes.every(Boolean)")
     page.click("[data-testid=blend-play]")
     until(page, "window.studioAudio.playing")
     requests = page.evaluate("() => window.studioBlend.requests")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -195,8 +196,20 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
 # ------------------------------------------------------------------ the app
 
 
-def create_app(registry: ModelRegistry, limits: Limits | None = None) -> FastAPI:
-    """The Studio app over `registry`'s models."""
+def _host_name(header: str) -> str:
+    """The name in a Host header, without port ("[::1]:8000" -> "::1")."""
+    try:
+        return (urlsplit(f"//{header}").hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def create_app(
+    registry: ModelRegistry, limits: Limits | None = None, allowed_hosts=None
+) -> FastAPI:
+    """The Studio app over `registry`'s models. With `allowed_hosts` (names without port),
+    requests naming another Host get 400: a page on another site that rebinds its DNS name to
+    127.0.0.1 cannot talk to the Studio."""
     limits = limits or Limits()
     app = FastAPI(
         title="MusicVAE Studio",
@@ -236,6 +249,10 @@ def create_app(registry: ModelRegistry, limits: Limits | None = None) -> FastAPI
 
     @app.middleware("http")
     async def headers(request: Request, call_next):
+        if allowed_hosts is not None:
+            host = _host_name(request.headers.get("host", ""))
+            if host not in allowed_hosts:
+                return _error(400, f"unexpected Host {host!r}; open the Studio by its address")
         response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)

@@ -66,7 +66,10 @@ def serve(
 
     check_address(host, port)
     registry = ModelRegistry.from_paths(models, device=device)
-    app = create_app(registry, limits)
+    hosts = (
+        {"127.0.0.1", "localhost", "::1", host.strip("[]").lower()} if is_loopback(host) else None
+    )
+    app = create_app(registry, limits, allowed_hosts=hosts)
     url = url_of(host, port)
     names = ", ".join(f"{e.id} ({e.model.config.name})" for e in registry.entries())
     announce(f"MusicVAE Studio on {url} with {names}; Ctrl+C stops it")
