@@ -252,6 +252,11 @@ def test_models_view_switches_models(page):
     assert "no attribute vectors" in page.inner_text("#attr-sliders")
     page.select_option("[data-testid=model-select]", "folk-mel_2bar")
     until(page, "document.body.dataset.model === 'folk-mel_2bar'")
+    tab(page, "generate")
+    page.select_option("[data-testid=gen-bars]", "4")  # a flat decoder decodes longer melodies
+    page.fill("#gen-n", "1")
+    page.click("[data-testid=sample]")
+    assert until(page, "document.querySelector('#gen-results .clip')?.clip.steps") == 64
 
 
 def test_no_errors_in_the_page(page):

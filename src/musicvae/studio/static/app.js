@@ -304,6 +304,8 @@ async function generate() {
   const seedText = $("#gen-seed").value.trim();
   const body = { model: state.model.id, n, temperature: temperature($("#gen-temp")) ?? 0 };
   if (seedText) body.seed = Number(seedText);
+  const bars = Number($("#gen-bars").value) || state.model.bars;
+  if (bars !== state.model.bars) body.length = (bars * state.model.steps) / state.model.bars;
   const result = await guarded("sample", () => api("/api/sample", body));
   if (!result) return;
   const grid = $("#gen-results");
@@ -523,9 +525,19 @@ function renderModels() {
   }
 }
 
+// Longer than the model's window only for flat decoders (a hierarchical one has a fixed length).
+function fillBars(model) {
+  const stepsPerBar = model.steps / model.bars;
+  const choices = model.hierarchical ? [model.bars]
+    : [1, 2, 4, 8].map((k) => k * model.bars).filter((b) => b * stepsPerBar <= state.limits.max_length);
+  $("#gen-bars").replaceChildren(...choices.map((b) => el("option", { value: String(b) },
+    b === model.bars ? `${b} (trained)` : String(b))));
+}
+
 function selectModel(id) {
   const model = state.models.find((m) => m.id === id);
   if (!model) return;
+  fillBars(model);
   stopAll();
   state.model = model;
   $("#model-select").value = id;
