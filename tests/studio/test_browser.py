@@ -100,12 +100,12 @@ def page(studio_url):
             lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"),
         )
         page.goto(studio_url)
-        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        page.wait_for_selector("body[data-ready='1']", timeout=60000)
         yield page
         browser.close()
 
 
-def until(page, expression: str, timeout: float = 20.0):
+def until(page, expression: str, timeout: float = 60.0):
     """Poll a JS expression until it is truthy; returns its value."""
     deadline = time.monotonic() + timeout
     while True:

@@ -21,6 +21,7 @@ const state = {
   shelf: [],
   nextId: 1,
   playingCards: [],
+  playingIndex: -1,
 };
 window.studio = state; // for tests and curious users
 
@@ -113,22 +114,23 @@ async function downloadMidi(clip) {
 function markPlaying(cards) {
   state.playingCards.forEach((c) => c && c.classList.remove("playing"));
   state.playingCards = cards;
+  state.playingIndex = -1;
 }
 
 async function playClips(clips, cards, { loop = false } = {}) {
   await guarded("play", async () => {
+    await audio.play(clips, { bpm: bpm(), loop });
     markPlaying(cards);
-    await audio.play(clips, {
-      bpm: bpm(),
-      loop,
-      onClipStart: (index) => {
-        cards.forEach((c, i) => c && c.classList.toggle("playing", i === index));
-        refreshPlayButtons();
-      },
-    });
-    refreshPlayButtons();
+    showPlaying(0);
     status(`playing ${clips.length > 1 ? `${clips.length} clips` : clips[0].label || "clip"} at ${bpm()} bpm`);
   });
+}
+
+// Highlight the sounding card (index into state.playingCards; -1 = none).
+function showPlaying(index) {
+  state.playingIndex = index;
+  state.playingCards.forEach((c, i) => c && c.classList.toggle("playing", i === index));
+  refreshPlayButtons();
 }
 
 function stopAll() {
@@ -389,8 +391,8 @@ async function requestBlend() {
     $("#blend-out").replaceChildren(blend.card);
     if (audio.isPlaying() && blend.looping) {
       audio.replaceLoop(clip, bpm());
-      blend.card.classList.add("playing");
       markPlaying([blend.card]);
+      showPlaying(0);
     }
     status(`blend at (${x.toFixed(2)}, ${y.toFixed(2)})`);
   }
@@ -569,6 +571,12 @@ function showView(name) {
 
 function animatePlayhead() {
   const pos = audio.position();
+  if (!pos && state.playingCards.length) {
+    markPlaying([]); // playback ended
+    refreshPlayButtons();
+  } else if (pos && pos.index !== state.playingIndex) {
+    showPlaying(pos.index);
+  }
   document.querySelectorAll(".playhead").forEach((p) => (p.style.display = "none"));
   if (pos && state.playingCards[pos.index]) {
     const head = state.playingCards[pos.index].playhead;

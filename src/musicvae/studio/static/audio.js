@@ -6,7 +6,7 @@
 const stats = { scheduled: 0, plays: 0 };
 let instruments = null;
 let part = null;
-let onClip = null;
+let stopTimer = null;
 let current = { clips: [], starts: [], total: 0, loop: false };
 
 function midiToFreq(pitch) {
@@ -76,18 +76,12 @@ function events(clips, bpm) {
         clip: index,
       });
     }
-    out.push({ time: offset, marker: true, clip: index });
     offset += clip.steps * scale;
   });
   return { list: out, starts, total: offset };
 }
 
 function trigger(time, ev) {
-  if (ev.marker) {
-    const index = ev.clip;
-    Tone.getDraw().schedule(() => onClip && onClip(index), time);
-    return;
-  }
   if (ev.drum) playDrum(ev.pitch, time, ev.velocity);
   else {
     const synth = ev.bass ? instruments.bass : instruments.lead;
@@ -101,18 +95,19 @@ export async function ensureAudio() {
   if (!instruments) instruments = buildInstruments();
 }
 
-export async function play(clips, { bpm = 110, loop = false, onClipStart = null } = {}) {
+// Which clip sounds is read from the transport (position()) by the page's animation loop, not
+// from scheduled callbacks: Tone.Draw drops callbacks that come late on a busy machine.
+export async function play(clips, { bpm = 110, loop = false } = {}) {
   await ensureAudio();
   stop();
   const { list, starts, total } = events(clips, bpm);
   current = { clips, starts, total, loop };
-  onClip = onClipStart;
   const transport = Tone.getTransport();
   part = new Tone.Part(trigger, list);
   part.loop = loop;
   part.loopEnd = total;
   part.start(0);
-  if (!loop) transport.scheduleOnce((time) => Tone.getDraw().schedule(() => stop(), time), total + 0.6);
+  if (!loop) stopTimer = setTimeout(stop, (total + 0.7) * 1000);
   transport.position = 0;
   transport.start("+0.05");
   stats.plays += 1;
@@ -130,6 +125,8 @@ export function replaceLoop(clip, bpm = 110) {
 }
 
 export function stop() {
+  clearTimeout(stopTimer);
+  stopTimer = null;
   const transport = Tone.getTransport();
   transport.stop();
   transport.cancel();
@@ -141,8 +138,6 @@ export function stop() {
     instruments.lead.releaseAll();
     instruments.bass.releaseAll();
   }
-  if (onClip) onClip(-1);
-  onClip = null;
   current = { clips: [], starts: [], total: 0, loop: false };
 }
 
