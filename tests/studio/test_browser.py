@@ -62,6 +62,8 @@ def studio_url(drums_model_dir):
     """A live server offering the bundled melody model (default) and the drum model."""
     import threading
 
+    _playwright()  # skip before starting anything when there is no browser
+
     import uvicorn
 
     from musicvae.studio.app import create_app
