@@ -115,7 +115,12 @@ def until(page, expression: str, timeout: float = 60.0):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {expression}")
+            seen = page.evaluate(
+                "() => [document.querySelector('#status').textContent, "
+                "JSON.stringify({...window.studioBlend, slots: undefined, card: undefined, "
+                "clip: undefined, codes: window.studioBlend.codes.map(Boolean)})]"
+            )
+            raise AssertionError(f"timed out waiting for {expression}; status, blend: {seen}")
         page.wait_for_timeout(100)
 
 
