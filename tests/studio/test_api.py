@@ -125,10 +125,12 @@ def test_unknown_model_is_404_with_the_known_ids(client):
 # ------------------------------------------------------------------ sample
 
 
-def test_sample_is_the_library_sample_for_the_same_seed(client, model):
+def test_sample_decodes_seeded_codes_and_returns_them(client, model):
     result = post(client, "/api/sample", {"n": 3, "temperature": 0.5, "seed": 11})
     assert result["seed"] == 11
-    expected = model.sample(3, 32, 0.5, seed=11)
+    z = np.random.default_rng(11).standard_normal((3, 256)).astype(np.float32)  # numpy's draw
+    np.testing.assert_array_equal(np.array([c["z"] for c in result["clips"]], np.float32), z)
+    expected = model.decode(z, 32, 0.5, seed=11)
     assert len(result["clips"]) == 3
     for clip, seq in zip(result["clips"], expected, strict=True):
         assert clip["steps"] == 32 and clip["model"] == "folk-mel_2bar"
@@ -246,7 +248,7 @@ def two_windows(client):
 
 def test_interpolate_matches_the_library(client, model, two_windows):
     a, b = two_windows
-    body = {"start": a["notes"], "end": b["notes"], "steps": 5, "method": "slerp"}
+    body = {"start": {"notes": a["notes"]}, "end": {"notes": b["notes"]}, "steps": 5}
     result = post(client, "/api/interpolate", body)
     assert [c["alpha"] for c in result["clips"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     expected = model.interpolate(
@@ -258,36 +260,61 @@ def test_interpolate_matches_the_library(client, model, two_windows):
     assert len(lerp["clips"]) == 5
 
 
+def test_interpolate_between_samples_uses_their_codes(client, model):
+    a, b = post(client, "/api/sample", {"n": 2, "seed": 21})["clips"]
+    body = {"start": {"notes": [], "z": a["z"]}, "end": {"notes": [], "z": b["z"]}, "steps": 3}
+    result = post(client, "/api/interpolate", body)  # no notes: the codes alone are enough
+    np.testing.assert_allclose(result["clips"][0]["z"], a["z"], atol=1e-5)
+    np.testing.assert_allclose(result["clips"][-1]["z"], b["z"], atol=1e-5)
+    ends = model.decode(np.array([a["z"], b["z"]], np.float32), None, None)  # argmax
+    assert notes_of(result["clips"][0]) == seq_notes(ends[0])
+    assert notes_of(result["clips"][-1]) == seq_notes(ends[1])
+    without = {"start": {"notes": []}, "end": {"notes": []}, "steps": 3}
+    assert "start: no window: no notes" in error(client, "/api/interpolate", without)
+
+
 @pytest.mark.parametrize(
     "change, words",
     [
         ({"steps": 1}, "steps must be in 2..16"),
         ({"steps": 100000}, "steps must be in 2..16"),
         ({"method": "cubic"}, "method must be slerp or lerp"),
-        ({"start": []}, "start: no window: no notes"),
-        ({"end": [{"pitch": 300, "start": 0, "end": 4}]}, "pitch 0..127"),
-        ({"end": [{"pitch": 60, "start": 5, "end": 2}]}, "start < end"),
-        ({"end": [{"pitch": 60, "start": 0, "end": 10**9}]}, "end <= 256"),
+        ({"start": {"notes": []}}, "start: no window: no notes"),
+        ({"end": {"notes": [{"pitch": 300, "start": 0, "end": 4}]}}, "pitch 0..127"),
+        ({"end": {"notes": [{"pitch": 60, "start": 5, "end": 2}]}}, "start < end"),
+        ({"end": {"notes": [{"pitch": 60, "start": 0, "end": 10**9}]}}, "end <= 256"),
+        ({"end": {"notes": [], "z": [0.0] * 3}}, "expected 1 codes of 256"),
+        ({"end": {"notes": [], "z": [1e12] * 256}}, "finite numbers within"),
     ],
 )
 def test_interpolate_refuses_bad_requests(client, two_windows, change, words):
     a, b = two_windows
-    body = {"start": a["notes"], "end": b["notes"], "steps": 3} | change
+    body = {"start": {"notes": a["notes"]}, "end": {"notes": b["notes"]}, "steps": 3} | change
     assert words in error(client, "/api/interpolate", body)
 
 
 def test_too_many_notes_are_refused(client, limits):
     notes = [{"pitch": 60, "start": 0, "end": 1}] * (limits.max_notes + 1)
-    assert "at most" in error(client, "/api/encode", {"clips": [notes]})
+    assert "at most" in error(client, "/api/encode", {"clips": [{"notes": notes}]})
 
 
 def test_encode_gives_the_library_codes(client, model, two_windows):
     codes = np.array(
-        post(client, "/api/encode", {"clips": [w["notes"] for w in two_windows]})["codes"]
+        post(client, "/api/encode", {"clips": [{"notes": w["notes"]} for w in two_windows]})[
+            "codes"
+        ]
     )
     _, mu, _ = model.encode([clip_to_sequence(w["notes"], 4) for w in two_windows])
     assert codes.shape == (2, 256)
     np.testing.assert_allclose(codes, mu, rtol=1e-6, atol=1e-6)
+    z = [0.5] * 256  # a clip that carries its code is not encoded again
+    mixed = post(
+        client,
+        "/api/encode",
+        {"clips": [{"notes": [], "z": z}, {"notes": two_windows[0]["notes"]}]},
+    )
+    np.testing.assert_allclose(mixed["codes"][0], z)
+    np.testing.assert_allclose(mixed["codes"][1], mu[0], rtol=1e-6, atol=1e-6)
 
 
 def test_blend_is_the_bilinear_mix_of_the_corner_codes(client, model):
@@ -330,17 +357,29 @@ def test_attributes_measure_the_input_and_move_the_result(client, two_windows):
     clip = two_windows[0]
     steps = 32
     onsets = len(clip["notes"])
-    zero = post(client, "/api/attributes", {"notes": clip["notes"], "amounts": {}})
+    zero = post(client, "/api/attributes", {"clip": {"notes": clip["notes"]}, "amounts": {}})
     assert zero["before"]["note_density"] == pytest.approx(onsets / steps)  # hand count
     denser = post(
-        client, "/api/attributes", {"notes": clip["notes"], "amounts": {"note_density": 3.0}}
+        client,
+        "/api/attributes",
+        {"clip": {"notes": clip["notes"]}, "amounts": {"note_density": 3.0}},
     )
     sparser = post(
-        client, "/api/attributes", {"notes": clip["notes"], "amounts": {"note_density": -3.0}}
+        client,
+        "/api/attributes",
+        {"clip": {"notes": clip["notes"]}, "amounts": {"note_density": -3.0}},
     )
     assert denser["after"]["note_density"] > zero["after"]["note_density"]
     assert sparser["after"]["note_density"] < zero["after"]["note_density"]
     assert len(denser["clip"]["notes"]) / steps == pytest.approx(denser["after"]["note_density"])
+
+
+def test_attributes_move_a_sample_from_its_own_code(client, model):
+    sample = post(client, "/api/sample", {"n": 1, "seed": 8})["clips"][0]
+    body = {"clip": {"notes": sample["notes"], "z": sample["z"]}, "amounts": {"c_diatonic": 1.5}}
+    moved = post(client, "/api/attributes", body)
+    vector = model.attribute_vectors["c_diatonic"]
+    np.testing.assert_allclose(moved["clip"]["z"], np.array(sample["z"]) + 1.5 * vector, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -351,7 +390,7 @@ def test_attributes_measure_the_input_and_move_the_result(client, two_windows):
     ],
 )
 def test_attributes_refuse_bad_amounts(client, two_windows, amounts, words):
-    body = {"notes": two_windows[0]["notes"], "amounts": amounts}
+    body = {"clip": {"notes": two_windows[0]["notes"]}, "amounts": amounts}
     assert words in error(client, "/api/attributes", body)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from musicvae.music.midi_io import read_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo
-from musicvae.studio.clips import clip_to_sequence, safe_name, sequence_to_clip
+from musicvae.studio.clips import clip_to_sequence, melody_events, safe_name, sequence_to_clip
 from musicvae.studio.limits import Limits
 from musicvae.studio.mixing import bilinear_mix, bilinear_weights
 from musicvae.studio.server import is_loopback, url_of
@@ -47,6 +47,16 @@ def test_a_clip_written_as_midi_reads_back():
     seq = read_midi(midi_bytes(clip_to_sequence(notes, 4)))
     assert seq.pitch.tolist() == [67]
     np.testing.assert_allclose([seq.start[0], seq.end[0]], [0.25, 1.25], atol=1e-3)
+
+
+def test_melody_events_by_hand():
+    notes = [
+        {"pitch": 60, "start": 0, "end": 2},  # held to step 2, where the next note starts
+        {"pitch": 62, "start": 2, "end": 3},  # ends at 3: note-off
+        {"pitch": 64, "start": 6, "end": 12},  # runs past the 8 steps
+    ]
+    assert melody_events(notes, 8).tolist() == [60, -2, 62, -1, -2, -2, 64, -2]
+    assert melody_events([], 4).tolist() == [-2, -2, -2, -2]
 
 
 @pytest.mark.parametrize(
@@ -164,6 +174,6 @@ def test_attributes_of_a_model_without_vectors_is_a_clear_error(drums_dir):
     entry = ModelRegistry.from_paths([drums_dir], include_bundled=False).default
     notes = [{"pitch": 36, "start": 0, "end": 1, "is_drum": True}]
     with pytest.raises(ValueError, match="has no attribute vectors"):
-        service.attributes(entry, Limits(), notes, {"note_density": 1.0}, None)
+        service.attributes(entry, Limits(), {"notes": notes}, {"note_density": 1.0}, None)
     result = service.sample(entry, Limits(), 2, 1.0, seed=0)
     assert all(n["is_drum"] for c in result["clips"] for n in c["notes"])

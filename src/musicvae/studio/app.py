@@ -74,10 +74,17 @@ class SampleIn(Strict):
     length: int | None = None
 
 
+class ClipIn(Strict):
+    """A clip handed back: its notes and, when this model made it, its code z."""
+
+    notes: list[NoteIn]
+    z: list[float] | None = None
+
+
 class InterpolateIn(Strict):
     model: str | None = None
-    start: list[NoteIn]
-    end: list[NoteIn]
+    start: ClipIn
+    end: ClipIn
     steps: int = 7
     method: str = "slerp"
     temperature: float | None = None
@@ -86,7 +93,7 @@ class InterpolateIn(Strict):
 
 class EncodeIn(Strict):
     model: str | None = None
-    clips: list[list[NoteIn]]
+    clips: list[ClipIn]
 
 
 class BlendIn(Strict):
@@ -100,7 +107,7 @@ class BlendIn(Strict):
 
 class AttributesIn(Strict):
     model: str | None = None
-    notes: list[NoteIn]
+    clip: ClipIn
     amounts: dict[str, float]
     temperature: float | None = None
     seed: int | None = None
@@ -115,10 +122,6 @@ class ClipOut(Strict):
 
 class ExportIn(Strict):
     clips: list[ClipOut]
-
-
-def _notes(notes: list[NoteIn]) -> list[dict]:
-    return [n.model_dump() for n in notes]
 
 
 # ------------------------------------------------------------------ errors and limits
@@ -300,8 +303,8 @@ def create_app(
         return service.interpolate(
             entry,
             limits,
-            _notes(body.start),
-            _notes(body.end),
+            body.start.model_dump(),
+            body.end.model_dump(),
             body.steps,
             body.method,
             body.temperature,
@@ -311,7 +314,7 @@ def create_app(
     @app.post("/api/encode")
     def encode(body: EncodeIn):
         entry = registry.get(body.model)
-        return service.encode(entry, limits, [_notes(c) for c in body.clips])
+        return service.encode(entry, limits, [c.model_dump() for c in body.clips])
 
     @app.post("/api/blend")
     def blend(body: BlendIn):
@@ -324,7 +327,7 @@ def create_app(
     def attributes(body: AttributesIn):
         entry = registry.get(body.model)
         return service.attributes(
-            entry, limits, _notes(body.notes), body.amounts, body.temperature, body.seed
+            entry, limits, body.clip.model_dump(), body.amounts, body.temperature, body.seed
         )
 
     @app.post("/api/upload")

@@ -82,6 +82,21 @@ def clip_to_sequence(notes: Iterable[dict], steps_per_quarter: int) -> NoteSeque
     )
 
 
+def melody_events(notes: Iterable[dict], steps: int) -> np.ndarray:
+    """Clip notes -> melody events (steps,): the pitch at each onset, -1 (note-off) where a note
+    ends and no other starts, -2 (no event) elsewhere; notes past `steps` are cut."""
+    events = np.full(steps, -2, np.int64)  # (T,)
+    ordered = sorted(notes, key=lambda n: (int(n["start"]), int(n["pitch"])))
+    for n in ordered:
+        end = int(n["end"])
+        if end < steps and events[end] == -2:
+            events[end] = -1
+    for n in ordered:
+        if int(n["start"]) < steps:
+            events[int(n["start"])] = int(n["pitch"])
+    return events
+
+
 def safe_name(name: str, default: str = "clip") -> str:
     """A download name made of letters, digits, '-' and '_' only (at most 60 characters)."""
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60]

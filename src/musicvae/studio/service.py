@@ -12,12 +12,14 @@ import numpy as np
 
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.attributes import ATTRIBUTES, events_from_classes, measure
+from musicvae.inference.latent import interpolation_path
 from musicvae.music.midi_io import MidiReadError, midi_bytes, read_midi
 from musicvae.music.sequences import QuantizationError
 from musicvae.render.pianoroll import KINDS
 from musicvae.studio.clips import (
     bar_windows,
     clip_to_sequence,
+    melody_events,
     safe_name,
     sequence_to_clip,
     shelf_zip,
@@ -69,13 +71,19 @@ def _length(entry: ModelEntry, length: int | None, limits: Limits) -> int:
     return _count(length, "length", 1, limits.max_length)
 
 
-def _clips(entry: ModelEntry, seqs, steps: int, label: str, **fields) -> list[dict]:
+def _clips(entry: ModelEntry, seqs, steps: int, label: str, codes=None, **fields) -> list[dict]:
+    """Clips of decoded sequences; `codes` (B, Z), the codes they were decoded from, travel
+    with them so the page can hand a clip back without it being encoded again."""
     spq = entry.model.config.data.steps_per_quarter
-    return [
+    clips = [
         sequence_to_clip(s, spq, steps, label=f"{label} {i + 1}", model=entry.id, kind=entry.kind)
         | fields
         for i, s in enumerate(seqs)
     ]
+    if codes is not None:
+        for clip, z in zip(clips, np.asarray(codes, np.float32), strict=True):
+            clip["z"] = z.tolist()
+    return clips
 
 
 def clip_sequence(notes: list[dict], steps_per_quarter: int, limits: Limits, what: str):
@@ -96,40 +104,60 @@ def _model_clip(entry: ModelEntry, notes: list[dict], limits: Limits, what: str)
 
 
 def sample(entry, limits: Limits, n: int, temperature, seed=None, length=None) -> dict:
-    """n sequences from z ~ N(0, I)."""
+    """n sequences decoded from codes z ~ N(0, I) drawn with numpy's generator from `seed`
+    (decoding is seeded with it too); each clip carries its code."""
     n = _count(n, "n", 1, limits.max_samples)
     temperature = _temperature(temperature, limits)
     steps = _length(entry, length, limits)
     seed = _seed(seed)
+    z = np.random.default_rng(seed).standard_normal((n, entry.model.z_size)).astype(np.float32)
     with entry.lock:
-        seqs = entry.model.sample(n, steps, temperature, seed=seed)
-    return {"seed": seed, "clips": _clips(entry, seqs, steps, "sample")}
+        seqs = entry.model.decode(z, steps, temperature, seed)
+    return {"seed": seed, "clips": _clips(entry, seqs, steps, "sample", codes=z)}
+
+
+def codes_of(entry, limits: Limits, clips: list[dict], what: str = "clip") -> np.ndarray:
+    """The code of each clip (B, Z): the `z` it carries (made by this model), or the mean code
+    mu of its one window (uploaded and edited clips)."""
+    _count(len(clips), "clips", 1, limits.max_clips)
+    codes: list[np.ndarray | None] = [None] * len(clips)
+    to_encode = []
+    for i, clip in enumerate(clips):
+        label = what if len(clips) == 1 else f"{what} {i + 1}"
+        if clip.get("z") is not None:
+            codes[i] = check_codes(entry, [clip["z"]], 1, limits)[0]
+        else:
+            to_encode.append((i, _model_clip(entry, clip["notes"], limits, label)))
+    if to_encode:
+        with entry.lock:
+            _, mu, _ = entry.model.encode([seq for _, seq in to_encode])  # (b, Z)
+        for (i, _), code in zip(to_encode, mu, strict=True):
+            codes[i] = code
+    return np.stack(codes).astype(np.float32)  # (B, Z)
 
 
 def interpolate(entry, limits: Limits, start, end, steps, method, temperature, seed=None) -> dict:
-    """steps sequences on the path between the codes of two clips (ends included)."""
+    """steps sequences on the path between the codes of two clips, ends included (for encoded
+    clips, exactly TrainedModel.interpolate)."""
     steps = _count(steps, "steps", 2, limits.max_steps)
     if method not in ("slerp", "lerp"):
         raise ValueError(f"method must be slerp or lerp, got {method!r}")
     temperature = _temperature(temperature, limits)
-    a = _model_clip(entry, start, limits, "start")
-    b = _model_clip(entry, end, limits, "end")
+    a = codes_of(entry, limits, [start], "start")[0]
+    b = codes_of(entry, limits, [end], "end")[0]
+    path = interpolation_path(a, b, steps, method)  # (S, Z)
     seed = _seed(seed)
     with entry.lock:
-        seqs = entry.model.interpolate(a, b, steps, method, temperature=temperature, seed=seed)
-    clips = _clips(entry, seqs, entry.model.max_seq_len, "step")
+        seqs = entry.model.decode(path, None, temperature, seed)
+    clips = _clips(entry, seqs, entry.model.max_seq_len, "step", codes=path)
     for i, clip in enumerate(clips):
         clip["alpha"] = i / (steps - 1)
     return {"seed": seed, "clips": clips}
 
 
-def encode(entry, limits: Limits, clips: list[list[dict]]) -> dict:
-    """The mean codes mu (B, Z) of clips that each hold exactly one window."""
-    _count(len(clips), "clips", 1, limits.max_clips)
-    seqs = [_model_clip(entry, notes, limits, f"clip {i + 1}") for i, notes in enumerate(clips)]
-    with entry.lock:
-        _, mu, _ = entry.model.encode(seqs)
-    return {"codes": mu.tolist()}
+def encode(entry, limits: Limits, clips: list[dict]) -> dict:
+    """The codes (B, Z) of clips (see codes_of)."""
+    return {"codes": codes_of(entry, limits, clips).tolist()}
 
 
 def check_codes(entry, codes, count: int, limits: Limits) -> np.ndarray:
@@ -151,13 +179,13 @@ def blend(entry, limits: Limits, corners, x, y, temperature, seed=None) -> dict:
     seed = _seed(seed)
     with entry.lock:
         seqs = entry.model.decode(z[None], None, temperature, seed)
-    clip = _clips(entry, seqs, entry.model.max_seq_len, "blend", x=x, y=y)[0]
+    clip = _clips(entry, seqs, entry.model.max_seq_len, "blend", codes=z[None], x=x, y=y)[0]
     return {"seed": seed, "clip": clip}
 
 
-def attributes(entry, limits: Limits, notes, amounts: dict, temperature, seed=None) -> dict:
-    """A clip moved by amount_i times attribute vector i, decoded; the five attributes measured
-    on the clip's window and on the result."""
+def attributes(entry, limits: Limits, clip: dict, amounts: dict, temperature, seed=None) -> dict:
+    """A clip's code moved by amount_i times attribute vector i, decoded; the attributes
+    measured on the clip and on the result."""
     model = entry.model
     if not model.attribute_vectors:
         raise ValueError(f"{entry.id} has no attribute vectors ({entry.kind} model)")
@@ -169,24 +197,21 @@ def attributes(entry, limits: Limits, notes, amounts: dict, temperature, seed=No
         if not np.isfinite(amount) or abs(amount) > limits.max_amount:
             raise ValueError(f"{name}: amount must be within +-{limits.max_amount}, got {amount}")
     temperature = _temperature(temperature, limits)
-    seq = _model_clip(entry, notes, limits, "clip")
+    z = codes_of(entry, limits, [clip])  # (1, Z)
+    for name, amount in amounts.items():
+        z = model.apply_attribute(z, name, amount)  # (1, Z)
     seed = _seed(seed)
     with entry.lock:
-        window = _inputs.one_window(model.config, seq, "clip", model.input_depth)
-        _, mu, _ = model.encode(window.inputs.astype(np.float32))  # (1, Z)
-        z = mu
-        for name, amount in amounts.items():
-            z = model.apply_attribute(z, name, amount)  # (1, Z)
         samples = model.decode_to_tensors(z, None, temperature, seed)  # (1, T, D)
     seqs = model.config.data.converter().from_tensors(samples)
-    min_pitch = model.config.data.min_pitch
     names = [n for n in ATTRIBUTES if n in model.attribute_vectors]
-    before = measure(events_from_classes(window.outputs, min_pitch), names)
-    after = measure(events_from_classes(samples, min_pitch), names)
-    clip = _clips(entry, seqs, model.max_seq_len, "attributes", amounts=dict(amounts))[0]
+    events = melody_events(clip["notes"], samples.shape[1])  # (T,)
+    before = measure(events[None], names)
+    after = measure(events_from_classes(samples, model.config.data.min_pitch), names)
+    result = _clips(entry, seqs, model.max_seq_len, "attributes", codes=z, amounts=dict(amounts))
     return {
         "seed": seed,
-        "clip": clip,
+        "clip": result[0],
         "before": {k: float(v[0]) for k, v in before.items()},
         "after": {k: float(v[0]) for k, v in after.items()},
     }

@@ -11,7 +11,7 @@ import {
   bpm,
   temperature,
   bindTemperature,
-  notesOf,
+  clipIn,
   markPlaying,
   playClips,
   showPlaying,
@@ -53,7 +53,7 @@ async function interpolate() {
   }
   const steps = Math.max(2, Math.min(state.limits.max_steps || 16, Number($("#int-steps").value) || 7));
   const result = await guarded("interpolate", () => api("/api/interpolate", {
-    model: state.model.id, start: notesOf(interp.a.clip), end: notesOf(interp.b.clip),
+    model: state.model.id, start: clipIn(interp.a.clip), end: clipIn(interp.b.clip),
     steps, method: $("#int-method").value, temperature: temperature($("#int-temp")),
   }));
   if (!result) return;
@@ -75,7 +75,7 @@ async function encodeCorner(index, clip) {
   const token = (blend.tokens[index] += 1);
   if (!clip) return;
   const result = await guarded("encode corner", () => api("/api/encode", {
-    model: state.model.id, clips: [notesOf(clip)],
+    model: state.model.id, clips: [clipIn(clip)],
   }));
   if (token !== blend.tokens[index]) return; // the corner changed meanwhile
   if (result) {
@@ -206,7 +206,7 @@ async function applyAttributes() {
   const amounts = {};
   for (const [name, input] of Object.entries(attrs.sliders)) amounts[name] = Number(input.value);
   const result = await guarded("attributes", () => api("/api/attributes", {
-    model: state.model.id, notes: notesOf(attrs.slot.clip), amounts,
+    model: state.model.id, clip: clipIn(attrs.slot.clip), amounts,
     temperature: temperature($("#attr-temp")),
   }));
   if (!result) return;

@@ -88,6 +88,11 @@ export function notesOf(clip) {
   }));
 }
 
+// A clip as the API takes it back: notes, and its code when this model made it.
+export function clipIn(clip) {
+  return clip.z && clip.model === state.model?.id ? { notes: notesOf(clip), z: clip.z } : { notes: notesOf(clip) };
+}
+
 export function clipName(clip) {
   return (clip.label || "clip").replace(/\s+/g, "_");
 }
