@@ -402,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_magenta_js)
 
     add_generation_commands(sub)
+    add_evaluate_command(sub)
     return parser
 
 
@@ -424,6 +425,74 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+# ------------------------------------------------------------------ evaluate (issue 10)
+
+
+def cmd_evaluate(args) -> int:
+    """Measure a model on held-out windows; metrics.json, report.md, plots (and the card)."""
+    from musicvae.evaluation import evaluate
+    from musicvae.evaluation.card import write_card
+    from musicvae.evaluation.report import summary_lines
+
+    result = evaluate(
+        args.model,
+        args.data if len(args.data) > 1 else args.data[0],
+        args.output,
+        split=args.split,
+        samples=args.samples,
+        seed=args.seed,
+        max_windows=args.max_windows,
+        make_plots=not args.no_plots,
+        device=args.device,
+    )
+    for line in summary_lines(result.metrics):
+        print(line)
+    if args.card:
+        from musicvae.inference.bundled import bundled_model_dir
+
+        print(f"model card: {write_card(args.model or bundled_model_dir(), result.metrics)}")
+    elapsed = result.metrics["elapsed_s"]["total"]
+    print(
+        f"wrote {', '.join(f.name for f in result.files)} to {result.output_dir} ({elapsed:.1f} s)"
+    )
+    return 0
+
+
+def add_evaluate_command(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="measure a model: reconstruction (Table 1), prior realism, interpolation, "
+        "attribute vectors -> metrics.json, report.md, plots",
+    )
+    p.add_argument(
+        "--model", help="model folder or training run (default: the bundled folk 2-bar model)"
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="a dataset folder from `musicvae prepare`, or MIDI files/folders (every window)",
+    )
+    p.add_argument("--output", required=True, help="folder for metrics.json, report.md, PNGs")
+    p.add_argument(
+        "--split",
+        default="eval",
+        choices=("eval", "train", "all"),
+        help="dataset split to evaluate (default: eval; ignored for MIDI files)",
+    )
+    p.add_argument("--samples", type=int, default=1000, help="prior samples per temperature")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-windows", type=int, help="a seeded random subset of this many windows")
+    p.add_argument("--no-plots", action="store_true", help="metrics.json and report.md only")
+    p.add_argument(
+        "--card",
+        action="store_true",
+        help="also write the metrics into the model folder's card.json and README.md",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N)")
+    p.set_defaults(func=cmd_evaluate)
 
 
 if __name__ == "__main__":
