@@ -106,8 +106,8 @@ def note_tokens(events) -> np.ndarray:
     rows, cols = np.nonzero(onset)
     rank = np.cumsum(onset, axis=-1)[rows, cols] - 1  # onset's index in its window
     nxt = np.full(len(rows), t)
-    same = np.r_[rows[1:] == rows[:-1], False]
-    nxt[same] = cols[1:][same[:-1]]
+    same = rows[1:] == rows[:-1]  # (K - 1,): the next onset is in the same window
+    nxt[:-1][same] = cols[1:][same]
     tokens[rows, rank] = events[rows, cols] * (t + 1) + (nxt - cols)
     return tokens
 
