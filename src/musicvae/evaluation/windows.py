@@ -118,6 +118,11 @@ def _midi_windows(config: Config, inputs: Sequence[str | Path]) -> EvalWindows:
     return EvalWindows(tokens, lengths, f"{len(sources)} MIDI file(s) in {shown}")
 
 
+def is_dataset(data) -> bool:
+    """A folder made by `musicvae prepare` (it has a manifest.json)."""
+    return isinstance(data, (str, Path)) and (Path(data) / "manifest.json").is_file()
+
+
 def load_windows(
     config: Config,
     data: str | Path | Sequence[str | Path],
@@ -133,9 +138,8 @@ def load_windows(
     items = [data] if isinstance(data, (str, Path)) else list(data)
     if not items:
         raise NoInputError("no evaluation data given")
-    first = Path(items[0])
-    if len(items) == 1 and first.is_dir() and (first / "manifest.json").is_file():
-        windows = _dataset_windows(config, first, split)
+    if len(items) == 1 and is_dataset(items[0]):
+        windows = _dataset_windows(config, Path(items[0]), split)
     else:
         windows = _midi_windows(config, items)
     if max_windows is not None and max_windows < len(windows):
