@@ -203,3 +203,17 @@ def test_drum_model(tmp_path_factory, tmp_path):
     assert {"hits_kick", "hits_snare", "density"} <= set(m["realism"]["data"]["features"])
     assert m["realism"]["criteria"]["features"] == ["density"]
     assert "skipped" in m["attributes"] and "matrix" not in m["attributes"]
+
+
+def test_trio_model_reports_three_streams(tmp_path_factory, tmp_path):
+    """Trio: per-stream Table 1 (overall = mean of streams, r_loss = sum), prefixed features."""
+    trio = _model(tmp_path_factory, "debug-flat-trio_16bar")
+    result = evaluate(trio, CORPUS / "multitrack", tmp_path, samples=8, pairs=2, make_plots=False)
+    rec = result.metrics["reconstruction"]
+    streams = rec["streams"]
+    assert list(streams) == ["melody", "bass", "drums"]
+    for key in ("teacher_forced_accuracy", "sampled_accuracy", "argmax_accuracy"):
+        assert rec[key] == pytest.approx(np.mean([s[key] for s in streams.values()]))
+    assert rec["r_loss"] == pytest.approx(sum(s["r_loss"] for s in streams.values()))
+    feats = result.metrics["realism"]["data"]["features"]
+    assert {"melody/note_count", "bass/pitch_range", "drums/density"} <= set(feats)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from musicvae.evaluation.features import sounding_pitches
 from musicvae.inference.attributes import events_from_classes
 from musicvae.music.drums import NUM_DRUM_CLASSES
 
@@ -89,12 +88,12 @@ def _roll(ax, classes: np.ndarray, kind: str, min_pitch: int) -> None:
         bits = (classes[:, None].astype(np.int64) >> np.arange(NUM_DRUM_CLASSES)) & 1
         ax.imshow(bits.T, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest")
         return
-    events = events_from_classes(classes[None], min_pitch)  # (1, T)
-    sounding = sounding_pitches(events)[0]
-    steps = np.flatnonzero(sounding >= 0)
-    ax.barh(sounding[steps], 1.0, left=steps, height=0.9, color="tab:blue")
-    onsets = np.flatnonzero(events[0] >= 0)
-    ax.plot(onsets + 0.1, events[0][onsets], "k|", ms=4)
+    events = events_from_classes(classes[None], min_pitch)[0]  # (T,)
+    changes = np.flatnonzero(events != -2)  # onsets and note-offs
+    onsets = np.flatnonzero(events >= 0)
+    ends = np.append(changes, len(events))[np.searchsorted(changes, onsets, side="right")]
+    ax.hlines(events[onsets], onsets, ends, colors="tab:blue", lw=2.5)  # one call per roll
+    ax.plot(onsets, events[onsets], "k|", ms=4)
     ax.set_xlim(0, len(classes))
     ax.set_ylim(min_pitch, min_pitch + 88)
 
