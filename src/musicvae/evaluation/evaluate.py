@@ -147,7 +147,7 @@ def evaluate(
         "model": str(folder) if folder is not None else "(in memory)",
         "config": config.name,
         "data": windows.source,
-        "split": split,
+        "split": split if is_dataset(data) else "all windows of the MIDI files",
         "seed": seed,
         "reconstruction": recon,
         "realism": real,

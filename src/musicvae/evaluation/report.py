@@ -104,7 +104,7 @@ def quality_sections(metrics: dict, level: str = "##") -> list[str]:
     """The four sections as Markdown lines."""
     real = metrics["realism"]
     return [
-        f"{level} Reconstruction ({metrics['split']} windows; the paper's Table 1)",
+        f"{level} Reconstruction (the paper's Table 1)",
         "",
         *reconstruction_table(metrics["reconstruction"]),
         "",
