@@ -435,7 +435,11 @@ def cmd_evaluate(args) -> int:
     from musicvae.evaluation import evaluate
     from musicvae.evaluation.card import write_card
     from musicvae.evaluation.report import summary_lines
+    from musicvae.inference.bundled import bundled_model_dir
 
+    model_dir = Path(args.model) if args.model else bundled_model_dir()
+    if args.card and not model_dir.is_dir():
+        raise ValueError(f"--card writes into a model folder; {model_dir} is not a folder")
     result = evaluate(
         args.model,
         args.data if len(args.data) > 1 else args.data[0],
@@ -450,9 +454,7 @@ def cmd_evaluate(args) -> int:
     for line in summary_lines(result.metrics):
         print(line)
     if args.card:
-        from musicvae.inference.bundled import bundled_model_dir
-
-        print(f"model card: {write_card(args.model or bundled_model_dir(), result.metrics)}")
+        print(f"model card: {write_card(model_dir, result.metrics)}")
     elapsed = result.metrics["elapsed_s"]["total"]
     print(
         f"wrote {', '.join(f.name for f in result.files)} to {result.output_dir} ({elapsed:.1f} s)"
@@ -482,8 +484,10 @@ def add_evaluate_command(sub) -> None:
         choices=("eval", "train", "all"),
         help="dataset split to evaluate (default: eval; ignored for MIDI files)",
     )
-    p.add_argument("--samples", type=int, default=1000, help="prior samples per temperature")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--samples", type=int, default=1000, help="prior samples per temperature (default: 1000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seeds every sampled part (default: 0)")
     p.add_argument("--max-windows", type=int, help="a seeded random subset of this many windows")
     p.add_argument("--no-plots", action="store_true", help="metrics.json and report.md only")
     p.add_argument(

@@ -218,3 +218,22 @@ def test_trio_model_reports_three_streams(tmp_path_factory, tmp_path):
     assert rec["r_loss"] == pytest.approx(sum(s["r_loss"] for s in streams.values()))
     feats = result.metrics["realism"]["data"]["features"]
     assert {"melody/note_count", "bass/pitch_range", "drums/density"} <= set(feats)
+
+
+def test_cli_card_writes_the_model_card(capsys, model_dir, dataset, tmp_path):
+    folder = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    code, out, err = run(
+        capsys, "evaluate", "--model", folder, "--data", dataset, "--output", tmp_path / "o",
+        "--samples", 10, "--no-plots", "--card",
+    )  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert json.loads((folder / "card.json").read_text())["evaluation"] == metrics
+    expected = metrics["realism"]["recommended_temperature"]["value"]
+    assert recommended_temperature(folder) == expected
+    assert f"recommended temperature: {expected:g}" in out
+    line = _one_line_error(
+        capsys, "evaluate", "--model", folder / "model.safetensors", "--data", dataset,
+        "--output", tmp_path / "p", "--card",
+    )  # fmt: skip
+    assert "--card writes into a model folder" in line
