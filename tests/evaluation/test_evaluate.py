@@ -237,3 +237,14 @@ def test_cli_card_writes_the_model_card(capsys, model_dir, dataset, tmp_path):
         "--output", tmp_path / "p", "--card",
     )  # fmt: skip
     assert "--card writes into a model folder" in line
+
+
+def test_recommended_temperature_without_an_evaluated_card(tmp_path):
+    assert recommended_temperature(tmp_path / "missing") is None
+    (tmp_path / "card.json").write_text("{not json")
+    assert recommended_temperature(tmp_path) is None
+    (tmp_path / "card.json").write_text(json.dumps({"evaluation": {"realism": {}}}))
+    assert recommended_temperature(tmp_path) is None
+    card = {"evaluation": {"realism": {"recommended_temperature": {"value": 0.6}}}}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert recommended_temperature(tmp_path) == 0.6
