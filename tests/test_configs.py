@@ -9,6 +9,7 @@ import re
 import pytest
 
 from musicvae.configs import CONFIG_MAP, Config, ConfigError, HParams, get_config
+from musicvae.data.converters import build_converter
 from tests.conftest import shared_path
 
 MAGENTA_NAMES = [
@@ -76,7 +77,7 @@ def test_converter_depths_match_magenta():
         "hierdec-trio_16bar": (692, 692),
     }
     for name, (din, dout) in depths.items():
-        conv = get_config(name).data.converter()
+        conv = build_converter(get_config(name).data)
         assert (conv.input_depth, conv.output_depth) == (din, dout)
 
 

@@ -30,7 +30,7 @@ def cmd_configs(args) -> int:
 
 def cmd_convert(args) -> int:
     from musicvae.configs import get_config
-    from musicvae.data.convert import run_convert
+    from musicvae.data.windows import run_convert
 
     config = get_config(args.config)
     report = run_convert(
@@ -73,7 +73,7 @@ def _print_manifest(manifest: dict, output: str) -> None:
 
 def cmd_prepare(args) -> int:
     from musicvae.configs import get_config
-    from musicvae.data.build import parse_shard, prepare_dataset, resolve_sources
+    from musicvae.data.prepare import parse_shard, prepare_dataset, resolve_sources
 
     config = get_config(args.config)
     workers = _workers(args.workers)
@@ -150,7 +150,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_import_magenta(args) -> int:
-    from musicvae.convert.importer import import_magenta
+    from musicvae.checkpoints.importer import import_magenta
 
     report = import_magenta(
         args.source,
@@ -180,7 +180,7 @@ def cmd_import_magenta(args) -> int:
 
 
 def cmd_export_magenta_js(args) -> int:
-    from musicvae.convert.exporter import export_magenta_js
+    from musicvae.checkpoints.exporter import export_magenta_js
 
     report = export_magenta_js(args.model, args.output, args.quantize, args.overwrite)
     quantized = f", {args.quantize}-byte quantized" if args.quantize else ""
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from musicvae.configs import ConfigError
-    from musicvae.data.convert import NoInputError
+    from musicvae.data.windows import NoInputError
     from musicvae.train.checkpoint import CheckpointError
     from musicvae.train.loop import TrainingError
 

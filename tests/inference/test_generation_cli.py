@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from musicvae import cli
+from musicvae.builders import build_model
 from musicvae.configs import get_config
-from musicvae.data import build
-from musicvae.data.convert import find_midi_files
+from musicvae.data import prepare
+from musicvae.data.windows import find_midi_files
 from musicvae.inference import save_model_dir
-from musicvae.models.vae import build_model
 from musicvae.music.midi_io import read_midi, write_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo
 from tests.conftest import FIXTURES
@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data") / "mel2"
-    build.prepare_dataset(
+    prepare.prepare_dataset(
         get_config("cat-mel_2bar_small"), find_midi_files([CORPUS]), out, progress=False
     )
     return out

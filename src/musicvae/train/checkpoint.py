@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
 
 import torch
 
-from musicvae.configs import Config, DataConfig, HParams
+from musicvae.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit the model."""
-
-
-def config_to_dict(config: Config) -> dict:
-    return dataclasses.asdict(config)
-
-
-def config_from_dict(d: dict) -> Config:
-    """Rebuilds a Config saved with config_to_dict (tuples restored)."""
-    data = {k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()}
-    hp = {k: tuple(v) if isinstance(v, list) else v for k, v in d["hparams"].items()}
-    return Config(
-        name=d["name"],
-        data=DataConfig(**data),
-        hparams=HParams(**hp),
-        decoder=d["decoder"],
-        level_lengths=tuple(d["level_lengths"]),
-        output_depths=tuple(d["output_depths"]),
-        note=d.get("note", ""),
-    )
 
 
 def save_checkpoint(path: Path, state: dict) -> bool:

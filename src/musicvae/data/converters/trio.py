@@ -20,7 +20,7 @@ from musicvae.data.converters.melody import MelodyConverter, quantize_for_bars
 from musicvae.music.notes import DEFAULT_QPM, NOTE_FIELDS, NoteSequence
 
 MAX_INSTRUMENT_NUMBER = 127
-UNKNOWN, MELODY, BASS, DRUMS, INVALID = 0, 1, 2, 3, 4
+MELODY, BASS, DRUMS, INVALID = 1, 2, 3, 4  # instrument types; 0: an instrument number unused
 ELECTRIC_BASS_PROGRAM = 33
 
 
@@ -41,6 +41,9 @@ class TrioConverter(WindowConverter):
     quarters_per_bar: int = 4
     max_tensors_per_notesequence: int | None = 5
     presplit_on_time_changes: bool = True
+
+    kind = "trio"
+    window_description = "section with melody, bass and drums together"
 
     def _track_settings(self) -> dict:
         """Whole-piece, unsliced, unsplit tracks: Magenta's trio sub-converters."""
@@ -65,6 +68,10 @@ class TrioConverter(WindowConverter):
     @property
     def split_depths(self) -> tuple[int, int, int]:
         return (self.melody.depth, self.melody.depth, self.drums.output_depth)
+
+    @property
+    def stream_depths(self) -> tuple[int, ...]:
+        return self.split_depths
 
     @property
     def output_depth(self) -> int:

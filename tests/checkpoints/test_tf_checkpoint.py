@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musicvae.configs import HParams
-from musicvae.convert import tf_checkpoint as tfc
-from musicvae.convert.tf_checkpoint import (
+from musicvae.checkpoints import tf_checkpoint as tfc
+from musicvae.checkpoints.tf_checkpoint import (
     BundleEntry,
     CheckpointError,
     crc32c,
@@ -23,8 +22,9 @@ from musicvae.convert.tf_checkpoint import (
     read_tf_checkpoint,
     resolve_prefix,
 )
+from musicvae.configs import HParams
+from tests.checkpoints import read_vars_file, section
 from tests.conftest import shared_path
-from tests.convert import read_vars_file, section
 
 GOLDEN = {  # checkpoint folder -> (Magenta config, encoder input depth, output depths)
     "mel2_small": ("cat-mel_2bar_small", 90, (90,)),

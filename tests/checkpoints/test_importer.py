@@ -20,16 +20,16 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
+from musicvae.checkpoints.exporter import export_magenta_js
+from musicvae.checkpoints.importer import import_checkpoint, import_magenta, read_source
+from musicvae.checkpoints.magenta import check_supported
 from musicvae.cli import main
 from musicvae.configs import get_config
-from musicvae.convert.exporter import export_magenta_js
-from musicvae.convert.importer import import_checkpoint, import_magenta, read_source
-from musicvae.convert.magenta import check_supported
-from musicvae.convert.tf_checkpoint import CheckpointError
+from musicvae.errors import CheckpointError
 from musicvae.inference import TrainedModel, load_model_dir, save_model_dir
-from musicvae.models.vae import build_model
+from tests.checkpoints.test_tf_checkpoint import _fix_block_crcs
 from tests.conftest import shared_path
-from tests.convert.test_tf_checkpoint import _fix_block_crcs
 
 GOLDEN = {
     "mel2_small": "cat-mel_2bar_small",

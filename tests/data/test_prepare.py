@@ -11,9 +11,9 @@ import pytest
 
 from musicvae.cli import main
 from musicvae.configs import get_config
-from musicvae.data import build
-from musicvae.data.convert import find_midi_files
-from musicvae.data.tokens import tokens_to_inputs, tokens_to_outputs
+from musicvae.data import prepare
+from musicvae.data.converters import build_converter
+from musicvae.data.windows import find_midi_files
 from musicvae.music.midi_io import read_midi
 from tests.conftest import FIXTURES
 
@@ -42,7 +42,7 @@ def load_split(root, split):
 def test_dataset_holds_exactly_the_converter_windows(tmp_path, corpus, config_name):
     config = get_config(config_name)
     out = tmp_path / "ds"
-    manifest = build.prepare_dataset(
+    manifest = prepare.prepare_dataset(
         config, find_midi_files([corpus]), out, workers=2, eval_fraction=0.5, progress=False
     )
     assert manifest["counts"]["files_failed"] == 1
@@ -51,15 +51,18 @@ def test_dataset_holds_exactly_the_converter_windows(tmp_path, corpus, config_na
     expected = Counter()
     for path in sorted(corpus.rglob("*.mid")):
         if path.name != "broken.mid":
-            t = config.data.converter().to_tensors(read_midi(path))
+            t = build_converter(config.data).to_tensors(read_midi(path))
             expected.update(o.tobytes() for o in t.outputs)
             for i, _o in zip(
                 t.inputs, t.outputs, strict=False
             ):  # inputs are a function of the tokens
-                assert i.shape[-1] == config.data.converter().input_depth
-    got_outputs = tokens_to_outputs(config.data, stored)
+                assert i.shape[-1] == build_converter(config.data).input_depth
+    got_outputs = build_converter(config.data).tokens_to_outputs(stored)
     assert Counter(o.tobytes() for o in got_outputs) == expected
-    assert tokens_to_inputs(config.data, stored).shape[-1] == config.data.converter().input_depth
+    assert (
+        build_converter(config.data).tokens_to_inputs(stored).shape[-1]
+        == build_converter(config.data).input_depth
+    )
     counts = manifest["counts"]["windows"]
     assert counts["train"] + counts["eval"] == sum(expected.values())
     per_source = {s["file"]: s["windows"] for s in manifest["sources"]}
@@ -69,17 +72,17 @@ def test_dataset_holds_exactly_the_converter_windows(tmp_path, corpus, config_na
 def test_drum_roll_inputs_rebuilt_from_tokens_equal_converter_inputs():
     config = get_config("cat-drums_2bar_small")
     seq = read_midi(CORPUS / "multitrack" / "mma" / "mma__examples__after__after.mid")
-    t = config.data.converter().to_tensors(seq)
+    t = build_converter(config.data).to_tensors(seq)
     tokens = t.outputs.argmax(-1)[..., None]
-    assert np.array_equal(tokens_to_inputs(config.data, tokens), t.inputs)
+    assert np.array_equal(build_converter(config.data).tokens_to_inputs(tokens), t.inputs)
 
 
 def test_split_is_by_content_and_deterministic(tmp_path, corpus):
     config = get_config("cat-mel_2bar_small")
-    a = build.prepare_dataset(
+    a = prepare.prepare_dataset(
         config, find_midi_files([corpus]), tmp_path / "a", eval_fraction=0.5, progress=False
     )
-    b = build.prepare_dataset(
+    b = prepare.prepare_dataset(
         config,
         find_midi_files([corpus]),
         tmp_path / "b",
@@ -89,7 +92,7 @@ def test_split_is_by_content_and_deterministic(tmp_path, corpus):
     )
     assert a["sources"] == b["sources"]
     assert np.array_equal(load_split(tmp_path / "a", "train"), load_split(tmp_path / "b", "train"))
-    none_eval = build.prepare_dataset(
+    none_eval = prepare.prepare_dataset(
         config, find_midi_files([corpus]), tmp_path / "c", eval_fraction=0.0, progress=False
     )
     assert none_eval["counts"]["windows"]["eval"] == 0
@@ -98,10 +101,10 @@ def test_split_is_by_content_and_deterministic(tmp_path, corpus):
 def test_killed_run_resumes_without_redoing_files(tmp_path, corpus, monkeypatch):
     config = get_config("cat-mel_2bar_small")
     sources = find_midi_files([corpus])
-    reference = build.prepare_dataset(config, sources, tmp_path / "ref", progress=False)
+    reference = prepare.prepare_dataset(config, sources, tmp_path / "ref", progress=False)
 
     calls = []
-    real = build.prepare_file
+    real = prepare.prepare_file
 
     def dying(source, *args):
         if len(calls) == 3:
@@ -109,18 +112,18 @@ def test_killed_run_resumes_without_redoing_files(tmp_path, corpus, monkeypatch)
         calls.append(source.relative.as_posix())
         return real(source, *args)
 
-    monkeypatch.setattr(build, "prepare_file", dying)
+    monkeypatch.setattr(prepare, "prepare_file", dying)
     out = tmp_path / "ds"
     with pytest.raises(KeyboardInterrupt):
-        build.prepare_dataset(config, sources, out, progress=False, shard_windows=1)
+        prepare.prepare_dataset(config, sources, out, progress=False, shard_windows=1)
     done_before = {json.loads(line)["file"] for line in (out / "journal.jsonl").open()}
     assert 0 < len(done_before) <= 3
 
     calls.clear()
     monkeypatch.setattr(
-        build, "prepare_file", lambda s, *a: calls.append(s.relative.as_posix()) or real(s, *a)
+        prepare, "prepare_file", lambda s, *a: calls.append(s.relative.as_posix()) or real(s, *a)
     )
-    resumed = build.prepare_dataset(config, sources, out, progress=False)
+    resumed = prepare.prepare_dataset(config, sources, out, progress=False)
     assert not set(calls) & done_before  # finished files were not redone
     assert set(calls) | done_before == {s.relative.as_posix() for s in sources}
     assert resumed["counts"] == reference["counts"]
@@ -133,18 +136,18 @@ def test_shards_of_a_corpus_partition_it(tmp_path, corpus):
     sources = find_midi_files([corpus])
     seen = []
     for i in range(3):
-        m = build.prepare_dataset(config, sources, tmp_path / f"s{i}", shard=(i, 3), progress=False)
+        m = prepare.prepare_dataset(config, sources, tmp_path / f"s{i}", shard=(i, 3), progress=False)
         seen += [s["file"] for s in m["sources"]] + [f["file"] for f in m["failed"]]
     assert sorted(seen) == sorted(s.relative.as_posix() for s in sources)
 
 
 def test_output_prepared_with_other_settings_is_refused(tmp_path, corpus):
     sources = find_midi_files([corpus])
-    build.prepare_dataset(
+    prepare.prepare_dataset(
         get_config("cat-mel_2bar_small"), sources, tmp_path / "ds", progress=False
     )
     with pytest.raises(ValueError, match="other settings"):
-        build.prepare_dataset(
+        prepare.prepare_dataset(
             get_config("hierdec-mel_16bar"), sources, tmp_path / "ds", progress=False
         )
 
@@ -189,4 +192,4 @@ def test_prepare_cli_reports_and_fails_on_empty_input(tmp_path, corpus, capsys):
     )
     assert "no MIDI files" in capsys.readouterr().err
     with pytest.raises(ValueError, match="i/N"):
-        build.parse_shard("2of3")
+        prepare.parse_shard("2of3")

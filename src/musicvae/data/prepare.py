@@ -3,8 +3,7 @@
 Layout of DATASET/:
   manifest.json                 config, counts per split, files read/failed, windows per source
   journal.jsonl                 one line per file once its windows are safely in a shard
-  train/shard-00000.tokens.npy  (N, T, S) int16 class indices (see data/tokens.py)
-  train/shard-00000.source.npy  (N,) int32 index of the source file in the journal order
+  train/shard-00000.tokens.npy  (N, T, S) int16 class indices (the converter's token codec)
   eval/...
 Files go to train or eval by a hash of their bytes, so a file lands in the same split on every
 machine and duplicates of a file never straddle the split. A killed run resumes: files recorded
@@ -25,15 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config, DataConfig
-from musicvae.data.convert import (
-    NoInputError,
-    Source,
-    explain_no_windows,
-    file_seed,
-    find_midi_files,
-)
+from musicvae.data.converters import build_converter
 from musicvae.data.parallel import ordered_map
-from musicvae.data.tokens import tensors_to_tokens
+from musicvae.data.windows import NoInputError, Source, file_seed, find_midi_files
+from musicvae.files import atomic_write, atomic_write_text
 from musicvae.music.midi_io import MidiReadError, read_midi
 from musicvae.music.sequences import QuantizationError
 
@@ -97,17 +91,19 @@ def prepare_file(
     split = split_of(sha1, eval_fraction)
     try:
         seq = read_midi(raw)
-        tensors = data.converter().to_tensors(seq)
+        tensors = build_converter(data).to_tensors(seq)
     except MidiReadError as e:
         return PreparedFile(rel, sha1, split, None, error=str(e))
     except QuantizationError as e:
         return PreparedFile(rel, sha1, split, None, error=f"{type(e).__name__}: {e}")
     if not len(tensors):
-        return PreparedFile(rel, sha1, split, None, reason=explain_no_windows(data, seq))
+        return PreparedFile(
+            rel, sha1, split, None, reason=build_converter(data).no_window_reason(seq)
+        )
     if max_windows is not None and len(tensors) > max_windows:
         rng = np.random.default_rng(file_seed(0, rel))
         tensors = tensors.take(np.sort(rng.choice(len(tensors), max_windows, replace=False)))
-    return PreparedFile(rel, sha1, split, tensors_to_tokens(data, tensors))
+    return PreparedFile(rel, sha1, split, build_converter(data).to_tokens(tensors))
 
 
 def _prepare_task(args) -> PreparedFile:
@@ -121,16 +117,16 @@ class ShardWriter:
         self.root = root
         self.shard_windows = shard_windows
         self.next_index = dict(first_index)
-        self.buffers: dict[str, list[tuple[int, np.ndarray]]] = {s: [] for s in SPLITS}
+        self.buffers: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
         self.buffered = dict.fromkeys(SPLITS, 0)
         self.pending: list[dict] = []  # journal records waiting for their shard
         self.last_flush = time.monotonic()
 
-    def add(self, record: dict, tokens: np.ndarray | None, file_index: int) -> None:
+    def add(self, record: dict, tokens: np.ndarray | None) -> None:
         self.pending.append(record)
         if tokens is not None:
             split = record["split"]
-            self.buffers[split].append((file_index, tokens))
+            self.buffers[split].append(tokens)
             self.buffered[split] += len(tokens)
 
     def due(self, max_seconds: float = 60.0) -> bool:
@@ -145,15 +141,9 @@ class ShardWriter:
             if not self.buffers[split]:
                 continue
             name = f"{split}/shard-{self.next_index[split]:05d}"
-            tokens = np.concatenate([t for _, t in self.buffers[split]])
-            source = np.concatenate([np.full(len(t), i, np.int32) for i, t in self.buffers[split]])
+            tokens = np.concatenate(self.buffers[split])
             (self.root / split).mkdir(parents=True, exist_ok=True)
-            for suffix, array in (("tokens", tokens), ("source", source)):
-                final = self.root / f"{name}.{suffix}.npy"
-                tmp = final.with_name(final.name + ".tmp")
-                with open(tmp, "wb") as f:
-                    np.save(f, array)
-                os.replace(tmp, final)
+            atomic_write(self.root / f"{name}.tokens.npy", lambda f, a=tokens: np.save(f, a))
             for record in self.pending:
                 if record.get("split") == split and record.get("windows"):
                     record["shard"] = name
@@ -217,7 +207,6 @@ def prepare_dataset(
     start = time.perf_counter()
     root = Path(output)
     root.mkdir(parents=True, exist_ok=True)
-    root / MANIFEST
     settings = {
         "config": config.name,
         "data": asdict(config.data),
@@ -259,7 +248,7 @@ def prepare_dataset(
         desc="prepare",
     )
     windows_so_far = sum(r.get("windows", 0) for r in records)
-    for k, result in enumerate(ordered_map(_prepare_task, tasks, workers)):
+    for result in ordered_map(_prepare_task, tasks, workers):
         record = {
             "file": result.relative,
             "sha1": result.sha1,
@@ -270,7 +259,7 @@ def prepare_dataset(
             record["error"] = result.error
         if result.reason:
             record["reason"] = result.reason
-        writer.add(record, result.tokens, len(records) + k)
+        writer.add(record, result.tokens)
         windows_so_far += result.windows
         bar.update(1)
         bar.set_postfix(windows=windows_so_far, refresh=False)
@@ -318,9 +307,7 @@ def build_manifest(root: Path, settings: dict, elapsed: float, extra: dict | Non
         "elapsed_s": round(elapsed, 3),
         **(extra or {}),
     }
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, root / MANIFEST)
+    atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1))
     return manifest
 
 
@@ -331,7 +318,7 @@ def resolve_sources(
 
     rebar_2_4 (folk only, opt-in): 2/4 tunes re-barred as 4/4, which Magenta's rules keep.
     """
-    from musicvae.data import folk
+    from musicvae.corpus import folk
 
     sources: list[Source] = []
     extra: dict = {}

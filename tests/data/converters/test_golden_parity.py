@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from musicvae.configs import get_config
+from musicvae.data.converters import build_converter
 from musicvae.data.converters.base import ConverterTensors
 from musicvae.music.midi_io import read_midi
 from tests.conftest import FIXTURES, shared_path
@@ -44,7 +45,7 @@ def same_windows(ours: ConverterTensors, golden) -> bool:
 
 
 def check_corpus(config_name: str, tensors_root: Path, corpus_root: Path, files: list[str]):
-    converter = get_config(config_name).data.converter()
+    converter = build_converter(get_config(config_name).data)
     mismatched = []
     for rel in files:
         golden = np.load(tensors_root / config_name / f"{rel}.npz")

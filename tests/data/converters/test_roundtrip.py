@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from musicvae.configs import get_config
+from musicvae.data.converters import build_converter
 from musicvae.music import sequences
 from musicvae.music.drums import pitch_class_table
 from musicvae.music.midi_io import read_midi
@@ -49,14 +50,14 @@ def decoded_melody(seq) -> tuple:
 def test_melody_windows_decode_to_source_notes(tune):
     config = get_config("cat-mel_2bar_small")
     seq = read_midi(CORPUS / tune)
-    tensors = config.data.converter().to_tensors(seq)
+    tensors = build_converter(config.data).to_tensors(seq)
     assert len(tensors) > 0
     q = sequences.quantize(seq, 4)
     order = np.argsort(q.start_step, kind="stable")
     starts, ends, pitches = (q.start_step[order], q.end_step[order], q.pitch[order])
     assert np.all(starts[1:] >= ends[:-1]), "the folk tune is monophonic"
     expected = melody_windows(starts, ends, pitches, 32, range(q.total_quantized_steps // 16))
-    decoded = config.data.converter().from_tensors(tensors.outputs)
+    decoded = build_converter(config.data).from_tensors(tensors.outputs)
     assert len(decoded) == len(tensors)
     for seq_out in decoded:
         assert np.all(seq_out.velocity == 80)
@@ -66,7 +67,7 @@ def test_melody_windows_decode_to_source_notes(tune):
 def test_drum_windows_decode_to_source_hits():
     config = get_config("cat-drums_2bar_small")
     seq = read_midi(CORPUS / "multitrack/mma/mma__examples__tutorial__fella1.mid")
-    tensors = config.data.converter().to_tensors(seq)
+    tensors = build_converter(config.data).to_tensors(seq)
     assert len(tensors) > 0
     q = sequences.quantize(seq, 4)
     drum = q.is_drum & (CLASS_OF[q.pitch] >= 0)
@@ -75,7 +76,7 @@ def test_drum_windows_decode_to_source_hits():
         frozenset((s - b * 16, c) for s, c in hits if b * 16 <= s < b * 16 + 32)
         for b in range(q.total_quantized_steps // 16)
     }
-    for out in config.data.converter().from_tensors(tensors.outputs):
+    for out in build_converter(config.data).from_tensors(tensors.outputs):
         assert np.all(out.is_drum) and np.allclose(out.end - out.start, 0.125)
         got = frozenset(zip(steps(out.start), CLASS_OF[out.pitch].tolist(), strict=False))
         assert got in expected
@@ -87,7 +88,7 @@ def test_drum_windows_decode_to_source_hits():
 def test_trio_windows_decode_to_their_three_instruments():
     config = get_config("hierdec-trio_16bar")
     seq = read_midi(CORPUS / "multitrack/mma/mma__examples__after__after.mid")
-    converter = config.data.converter()
+    converter = build_converter(config.data)
     tensors = converter.to_tensors(seq)
     assert len(tensors) > 0 and tensors.outputs.shape[1:] == (256, 692)
     decoded = converter.from_tensors(tensors.outputs)

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from musicvae.configs import CONFIG_MAP, get_config
-from musicvae.convert.magenta import (
+from musicvae.builders import build_model
+from musicvae.checkpoints.magenta import (
     export_magenta_variables,
     import_magenta_checkpoint,
     import_magenta_variables,
 )
-from musicvae.convert.magenta_js import (
+from musicvae.checkpoints.magenta_js import (
     MagentaJsError,
     apply_spec,
     converter_spec,
@@ -29,8 +29,8 @@ from musicvae.convert.magenta_js import (
     read_magenta_js,
     write_magenta_js,
 )
-from musicvae.convert.tf_checkpoint import read_tf_checkpoint
-from musicvae.models.vae import build_model
+from musicvae.checkpoints.tf_checkpoint import read_tf_checkpoint
+from musicvae.configs import CONFIG_MAP, get_config
 from musicvae.music.drums import DRUM_CLASS_PITCHES
 from tests.conftest import shared_path
 

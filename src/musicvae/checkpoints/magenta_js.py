@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config
-from musicvae.convert.tf_checkpoint import CheckpointError
+from musicvae.errors import CheckpointError
 from musicvae.music.drums import DRUM_CLASS_PITCHES
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Tests of musicvae.convert; `read_vars_file` parses ../shared/magenta-golden/vars_<config>.txt."""
+"""Tests of musicvae.checkpoints; `read_vars_file` parses magenta-golden/vars_<config>.txt."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from musicvae.errors import CheckpointError
+
 log = logging.getLogger(__name__)
 
 TABLE_MAGIC = 0xDB4775248B80FB57
@@ -43,10 +45,6 @@ DTYPES: dict[int, np.dtype] = {
     23: np.dtype("<u8"),  # DT_UINT64
 }
 DTYPE_NAMES = {7: "DT_STRING", 8: "DT_COMPLEX64", 14: "DT_BFLOAT16", 18: "DT_COMPLEX128"}
-
-
-class CheckpointError(ValueError):
-    """A TF checkpoint that is missing, truncated, corrupt or uses an unsupported feature."""
 
 
 # ---------------------------------------------------------------- crc32c (Castagnoli)

@@ -1,4 +1,4 @@
-"""MIDI files -> windows: the `convert` command (parity interface) and per-file conversion.
+"""MIDI files -> windows: per-file conversion and the `convert` command (parity interface).
 
 Each file is converted on its own and its failure is recorded, never raised: a corrupt file
 ends up in the report with a one-line reason and every other file still converts.
@@ -20,7 +20,7 @@ import numpy as np
 
 from musicvae.configs import Config, DataConfig
 from musicvae.data.augment import random_transpose
-from musicvae.data.converters.base import ConverterTensors
+from musicvae.data.converters import ConverterTensors, build_converter
 from musicvae.data.parallel import ordered_map
 from musicvae.music import sequences
 from musicvae.music.midi_io import MidiReadError, read_midi
@@ -64,27 +64,10 @@ def windows_of(
     data: DataConfig, seq: NoteSequence, rng: np.random.Generator | None = None
 ) -> ConverterTensors:
     """All windows of a sequence, or (with rng) a training sample with Magenta's augmentation."""
-    converter = data.converter()
+    converter = build_converter(data)
     if rng is not None and data.transpose_range is not None:
         seq = random_transpose(seq, data.transpose_range, rng)
     return converter.to_tensors(seq, rng=rng)
-
-
-def explain_no_windows(data: DataConfig, seq: NoteSequence) -> str:
-    """A one-line reason why a readable file yielded no window."""
-    if len(seq) == 0:
-        return "no notes"
-    meters = sorted({(ts.numerator, ts.denominator) for ts in seq.time_signatures}) or [(4, 4)]
-    bar = data.steps_per_quarter * data.quarters_per_bar
-    if all(data.steps_per_quarter * 4 * n / d != bar for n, d in meters):
-        shown = ", ".join(f"{n}/{d}" for n, d in meters)
-        return f"not in 4/4 (time signatures: {shown}); only 4/4 bars are kept"
-    what = {
-        "melody": "monophonic melody",
-        "drums": "drum track",
-        "trio": "section with melody, bass and drums together",
-    }[data.kind]
-    return f"no {what} spanning {data.slice_bars} bars of 4/4"
 
 
 @dataclass(frozen=True)
@@ -131,7 +114,7 @@ def convert_file(
     except sequences.QuantizationError as e:
         # Magenta's converter raises here too (it only skips bad meters and negative times).
         return FileResult(rel, None, error=f"{type(e).__name__}: {e}")
-    note = None if len(tensors) else explain_no_windows(data, seq)
+    note = None if len(tensors) else build_converter(data).no_window_reason(seq)
     return FileResult(rel, tensors, note=note)
 
 
@@ -183,7 +166,7 @@ def run_convert(
         raise NoInputError(f"no .mid/.midi files found in {', '.join(inputs)}")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    with_controls = config.data.converter().control_depth > 0
+    with_controls = build_converter(config.data).control_depth > 0
     report_files = []
     totals = dict(files=len(sources), with_windows=0, without_windows=0, failed=0, windows=0)
     results = convert_many(

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicvae.configs import Config, HParams, get_config
-from musicvae.convert.magenta import (
+from musicvae.checkpoints.magenta import (
     SKIPPED,
     check_supported,
     config_for_checkpoint,
@@ -27,11 +26,12 @@ from musicvae.convert.magenta import (
     infer_hparams,
     magenta_variable_shapes,
 )
-from musicvae.convert.magenta_js import MANIFEST, apply_spec, read_magenta_js, spec_kind
-from musicvae.convert.tf_checkpoint import CheckpointError, read_tf_checkpoint, resolve_prefix
+from musicvae.checkpoints.magenta_js import MANIFEST, apply_spec, read_magenta_js, spec_kind
+from musicvae.checkpoints.tf_checkpoint import read_tf_checkpoint, resolve_prefix
+from musicvae.configs import Config, HParams, get_config
+from musicvae.errors import CheckpointError
 from musicvae.inference.model_dir import WEIGHTS, parameter_count, save_model_dir
 from musicvae.models.vae import MusicVAE
-from musicvae.train.checkpoint import config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _choose_config(source: CheckpointSource, hparams: str) -> tuple[Config, str]
     spec = source.spec or {}
     if "musicvae" in spec:
         try:
-            config = config_from_dict(spec["musicvae"]["config"])
+            config = Config.from_dict(spec["musicvae"]["config"])
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{source.location}: unreadable musicvae config ({e})") from None
         if hparams:

@@ -6,16 +6,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from musicvae.convert.magenta import export_magenta_variables
-from musicvae.convert.magenta_js import (
+from musicvae.checkpoints.magenta import export_magenta_variables
+from musicvae.checkpoints.magenta_js import (
     MANIFEST,
     magenta_js_limits,
     musicvae_spec,
     write_magenta_js,
 )
-from musicvae.convert.tf_checkpoint import CheckpointError
+from musicvae.errors import CheckpointError
 from musicvae.inference.model_dir import load_model_dir
-from musicvae.train.checkpoint import config_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def export_magenta_js(
             old.unlink()
     model, config = load_model_dir(model_dir)
     variables = export_magenta_variables(model)
-    spec = musicvae_spec(config, config_to_dict(config))
+    spec = musicvae_spec(config, config.to_dict())
     manifest = write_magenta_js(variables, output, spec, quantize)
     paths = [output / p for group in manifest for p in group["paths"]]
     report = {

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from musicvae.data.abc import AbcError, abc_to_sequence, one_line, split_tunes
+from musicvae.corpus.abc import AbcError, abc_to_sequence, one_line, split_tunes
 
 logger = logging.getLogger(__name__)
 

@@ -14,18 +14,19 @@ import numpy as np
 import pytest
 import torch
 
-from musicvae.configs import CONFIG_MAP, Config, get_config
-from musicvae.convert.magenta import (
+from musicvae.builders import build_model
+from musicvae.checkpoints.magenta import (
     CheckpointMismatchError,
     import_magenta_checkpoint,
     load_magenta_checkpoint,
     magenta_variable_shapes,
 )
-from musicvae.convert.tf_checkpoint import CheckpointError, read_tf_checkpoint
+from musicvae.checkpoints.tf_checkpoint import read_tf_checkpoint
+from musicvae.configs import CONFIG_MAP, Config, get_config
+from musicvae.errors import CheckpointError
 from musicvae.models.losses import kl_to_standard_normal, reconstruction
-from musicvae.models.vae import build_model
+from tests.checkpoints import read_vars_file, section
 from tests.conftest import shared_path
-from tests.convert import read_vars_file, section
 
 NAMES = ["mel2_small", "drums2_small", "hierdec_mel16_tiny", "hierdec_trio16_tiny"]
 ATOL = 1e-4  # logits, mu, sigma

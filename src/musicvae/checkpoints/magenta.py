@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from musicvae.builders import build_model
+from musicvae.checkpoints.tf_checkpoint import read_tf_checkpoint
 from musicvae.configs import CONFIG_MAP, Config, HParams
-from musicvae.convert.tf_checkpoint import read_tf_checkpoint
 from musicvae.models.decoders import CoreDecoder, FlatDecoder, HierarchicalDecoder
 from musicvae.models.lstm import LSTMStack
-from musicvae.models.vae import MusicVAE, build_model
+from musicvae.models.vae import MusicVAE
 
 Shape = tuple[int, ...]
 

@@ -17,8 +17,8 @@ import sys
 import mido
 import pytest
 
-from musicvae.data import abc, folk
-from musicvae.data.abc import AbcError, abc_to_sequence, split_tunes
+from musicvae.corpus.abc import AbcError, abc_to_sequence, split_tunes
+from musicvae.corpus import abc, folk
 from musicvae.music.midi_io import midi_bytes
 
 # ---------------------------------------------------------------------------------------- specs
@@ -75,7 +75,7 @@ def test_order_is_sha1_of_tune_id(tunes):
 
 
 def test_order_does_not_depend_on_python_hash_seed(tunes):
-    code = "from musicvae.data import folk; print([t.tune_id for t in folk.folk_tunes()[:20]])"
+    code = "from musicvae.corpus import folk; print([t.tune_id for t in folk.folk_tunes()[:20]])"
     env = dict(os.environ, PYTHONHASHSEED="12345")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
