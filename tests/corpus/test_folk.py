@@ -17,8 +17,8 @@ import sys
 import mido
 import pytest
 
-from musicvae.corpus.abc import AbcError, abc_to_sequence, split_tunes
 from musicvae.corpus import abc, folk
+from musicvae.corpus.abc import AbcError, abc_to_sequence, split_tunes
 from musicvae.music.midi_io import midi_bytes
 
 # ---------------------------------------------------------------------------------------- specs

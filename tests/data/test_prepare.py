@@ -136,7 +136,9 @@ def test_shards_of_a_corpus_partition_it(tmp_path, corpus):
     sources = find_midi_files([corpus])
     seen = []
     for i in range(3):
-        m = prepare.prepare_dataset(config, sources, tmp_path / f"s{i}", shard=(i, 3), progress=False)
+        m = prepare.prepare_dataset(
+            config, sources, tmp_path / f"s{i}", shard=(i, 3), progress=False
+        )
         seen += [s["file"] for s in m["sources"]] + [f["file"] for f in m["failed"]]
     assert sorted(seen) == sorted(s.relative.as_posix() for s in sources)
 

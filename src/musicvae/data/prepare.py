@@ -336,3 +336,33 @@ def resolve_sources(
     if plain:
         sources.extend(find_midi_files(plain))
     return sources, extra
+
+
+def prepare(
+    config: Config,
+    inputs: list[str],
+    output: str | os.PathLike,
+    *,
+    workers: int = 1,
+    eval_fraction: float = 0.1,
+    max_windows_per_file: int | None = None,
+    shard: str | None = None,
+    progress: bool = True,
+    rebar_2_4: bool = False,
+) -> dict:
+    """The `prepare` command as a function: MIDI files/folders or 'folk[:N]' -> a dataset in
+    `output` (resumed if it exists); `shard` 'i/N' prepares one part. Returns the manifest."""
+    sources, extra = resolve_sources(
+        inputs, progress=progress, workers=workers, rebar_2_4=rebar_2_4
+    )
+    return prepare_dataset(
+        config,
+        sources,
+        output,
+        workers=workers,
+        eval_fraction=eval_fraction,
+        max_windows_per_file=max_windows_per_file,
+        shard=parse_shard(shard),
+        progress=progress,
+        extra_manifest=extra,
+    )

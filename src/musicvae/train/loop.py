@@ -23,16 +23,13 @@ from musicvae.builders import build_model
 from musicvae.configs import Config, HParams
 from musicvae.data.converters import build_converter
 from musicvae.data.dataset import WindowDataset
+from musicvae.errors import TrainingError
 from musicvae.models.losses import accuracy_metrics, reconstruction
 from musicvae.models.vae import MusicVAE
 from musicvae.train import schedules
 from musicvae.train.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (NaN loss, a run folder of another config, ...)."""
 
 
 @dataclass(frozen=True)
