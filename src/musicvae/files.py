@@ -1,21 +1,28 @@
-"""Writing files so that a reader never sees half of one: temp file beside it, then rename."""
+"""Writing files so that a reader never sees half of one: a temp file beside it, then a rename.
+
+Used for dataset shards and manifests, training checkpoints, model folders and the folk cache.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Calls write(f) on `path`.tmp, then renames it over `path` (the old file stays whole on
-    failure, and the temp file is removed). Returns the path."""
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[Path], object], unique: bool = False
+) -> Path:
+    """write(tmp) fills a temp file beside `path`, which then replaces `path` in one rename.
+
+    On failure the temp file is removed and `path` keeps its old content. unique=True names the
+    temp file after the process (.NAME.PID.tmp), for several processes writing the same path.
+    """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    name = f".{path.name}.{os.getpid()}.tmp" if unique else f"{path.name}.tmp"
+    tmp = path.with_name(name)
     try:
-        with open(tmp, "wb") as f:
-            write(f)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -23,6 +30,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     return path
 
 
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, unique: bool = False) -> Path:
+    """`data` written atomically to `path`."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), unique)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """`text` (UTF-8) written atomically to `path`."""
-    return atomic_write(path, lambda f: f.write(text.encode()))
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_npy(path: Path, array) -> None:
+    """np.save to exactly `path` (np.save given a name without .npy would append it)."""
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.save(f, array)

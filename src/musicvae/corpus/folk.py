@@ -31,6 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from musicvae.corpus.abc import AbcError, abc_to_sequence, one_line, split_tunes
+from musicvae.files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -302,9 +303,7 @@ def _convert_one(task: tuple[str, str, str, bool]) -> tuple[str, str, str]:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Writes via a temporary file and a rename, so a killed build leaves no half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data, unique=True)  # several worker processes may write one tune
 
 
 def _read_json(path: Path) -> dict[str, str]:

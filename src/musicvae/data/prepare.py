@@ -27,7 +27,7 @@ from musicvae.configs import Config, DataConfig
 from musicvae.data.converters import build_converter
 from musicvae.data.parallel import ordered_map
 from musicvae.data.windows import NoInputError, Source, file_seed, find_midi_files
-from musicvae.files import atomic_write, atomic_write_text
+from musicvae.files import atomic_write, atomic_write_text, save_npy
 from musicvae.music.midi_io import MidiReadError, read_midi
 from musicvae.music.sequences import QuantizationError
 
@@ -143,7 +143,7 @@ class ShardWriter:
             name = f"{split}/shard-{self.next_index[split]:05d}"
             tokens = np.concatenate(self.buffers[split])
             (self.root / split).mkdir(parents=True, exist_ok=True)
-            atomic_write(self.root / f"{name}.tokens.npy", lambda f, a=tokens: np.save(f, a))
+            atomic_write(self.root / f"{name}.tokens.npy", lambda tmp, a=tokens: save_npy(tmp, a))
             for record in self.pending:
                 if record.get("split") == split and record.get("windows"):
                     record["shard"] = name

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -18,6 +17,7 @@ from musicvae import __version__
 from musicvae.builders import build_model
 from musicvae.configs import Config
 from musicvae.errors import CheckpointError
+from musicvae.files import atomic_write_bytes, atomic_write_text
 from musicvae.models.vae import MusicVAE
 from musicvae.train.checkpoint import CHECKPOINT, load_checkpoint
 
@@ -38,13 +38,6 @@ def parameter_count(model: MusicVAE) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _write(path: Path, write) -> None:
-    """Write through a temporary file, then rename (no half-written model on failure)."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_model_dir(
     model: MusicVAE,
     config: Config,
@@ -62,9 +55,9 @@ def save_model_dir(
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": "pt", "musicvae_version": __version__, "config": config.name}
-    _write(path / WEIGHTS, lambda p: p.write_bytes(save(state, metadata=metadata)))
+    atomic_write_bytes(path / WEIGHTS, save(state, metadata=metadata))
     config_text = json.dumps(config.to_dict(), indent=2) + "\n"
-    _write(path / CONFIG, lambda p: p.write_text(config_text))
+    atomic_write_text(path / CONFIG, config_text)
     card = {
         "musicvae_version": __version__,
         "config": config.name,
@@ -72,7 +65,7 @@ def save_model_dir(
         "weights_dtype": str(dtype).removeprefix("torch."),
         **(extra_card or {}),
     }
-    _write(path / CARD, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+    atomic_write_text(path / CARD, json.dumps(card, indent=2) + "\n")
     log.info("saved %s (%s) to %s", config.name, card["weights_dtype"], path)
     return path
 

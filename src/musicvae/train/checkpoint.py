@@ -1,14 +1,14 @@
-"""Training checkpoints: plain dicts written atomically (temp file + rename)."""
+"""Training checkpoints: plain dicts written atomically (musicvae.files.atomic_write)."""
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from musicvae.errors import CheckpointError
+from musicvae.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +20,11 @@ def save_checkpoint(path: Path, state: dict) -> bool:
 
     Returns True when the new checkpoint is in place.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
         return True
     except OSError as e:
         log.error("could not write checkpoint %s (%s); the previous one is kept", path, e)
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         return False
 
 
