@@ -23,7 +23,13 @@ pretty_midi 0.2.9 vs 0.2.11 (installed for the tests): 0.2.11's Note() raises wh
 (only possible with a negative, SMPTE resolution, which 0.2.9 accepts), reads lyrics and text of
 all tracks (no effect on notes), takes a charset (latin1 either way) and checks the max tick
 before building the tempo map (no effect); we follow 0.2.9. The mido 1.2.6 vs 1.3 differences are
-listed in midi_bytes.py. Writing uses mido (any valid type-1 file will do).
+listed in midi_bytes.py.
+
+Writing (`write_midi`, `midi_bytes`) uses mido (any valid type-1 file will do): track 0 holds the
+tempos and time signatures, then one track per (instrument, program, is_drum) group on the
+channel `group_channels` assigns (drums on 9). `tempo_map` / `seconds_to_position` convert
+seconds to ticks here and to 16th steps for the piano roll; `note_channels` gives the audio
+renderer the same channels as the file.
 """
 
 from __future__ import annotations
