@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config
+from musicvae.data.converters import build_converter
 from musicvae.errors import CheckpointError
 from musicvae.music.drums import DRUM_CLASS_PITCHES
 
@@ -242,7 +243,7 @@ def magenta_js_limits(config: Config) -> list[str]:
         notes.append(
             f"magenta.js runs single-layer bidirectional encoders only; this one has {layers}"
         )
-    if len(config.output_depths) > 1 and not config.level_lengths:
+    if len(build_converter(config.data).stream_depths) > 1 and not config.level_lengths:
         notes.append("magenta.js has no flat multi-stream (flat-trio) decoder")
     return notes
 
