@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from musicvae import cli
+from musicvae.builders import build_model
 from musicvae.configs import get_config
-from musicvae.data import build
-from musicvae.data.convert import find_midi_files
+from musicvae.data import prepare as build
+from musicvae.data.windows import find_midi_files
 from musicvae.evaluation import evaluate, load_windows
 from musicvae.evaluation.card import recommended_temperature, write_card
 from musicvae.inference import TrainedModel, save_model_dir
 from musicvae.models.losses import reconstruction as magenta_loss
-from musicvae.models.vae import build_model
 from tests.conftest import FIXTURES
 
 CORPUS = FIXTURES / "golden" / "corpus"

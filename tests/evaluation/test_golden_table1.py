@@ -13,8 +13,8 @@ import functools
 import numpy as np
 import pytest
 
+from musicvae.checkpoints.magenta import load_magenta_checkpoint
 from musicvae.configs import Config, HParams
-from musicvae.convert.magenta import load_magenta_checkpoint
 from musicvae.evaluation.reconstruction import (
     correct_counts,
     reconstruction,

@@ -59,7 +59,7 @@ def finite_json(value):
 
 
 def _writable(path: str | Path) -> Path:
-    from musicvae.inference.commands import output_dir
+    from musicvae.inference.generate import output_dir
 
     return output_dir(path)
 

@@ -1,6 +1,7 @@
 """The windows an evaluation runs on: a split of a prepared dataset, or every window of MIDI files.
 
-Windows are kept as tokens (N, T, S): one class index per step and stream (data/tokens.py), so
+Windows are kept as tokens (N, T, S): one class index per step and stream (the converter's
+token codec), so
 5,000 drum windows do not sit in memory as 512-wide one-hot tensors; `batch` expands a chunk.
 """
 
@@ -14,14 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config
-from musicvae.data.convert import NoInputError, convert_many, find_midi_files
+from musicvae.data.converters import build_converter
 from musicvae.data.dataset import DatasetError, WindowDataset
-from musicvae.data.tokens import (
-    stream_depths,
-    tensors_to_tokens,
-    tokens_to_inputs,
-    tokens_to_outputs,
-)
+from musicvae.data.windows import NoInputError, convert_many, find_midi_files
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +46,9 @@ class EvalWindows:
     def batch(self, config: Config, rows=slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """-> inputs (n, T, D_in) float32, outputs (n, T, D_out) float32, lengths (n,)."""
         tokens = self.tokens[rows]
-        inputs = tokens_to_inputs(config.data, tokens).astype(np.float32)
-        outputs = tokens_to_outputs(config.data, tokens).astype(np.float32)
+        converter = build_converter(config.data)
+        inputs = converter.tokens_to_inputs(tokens).astype(np.float32)
+        outputs = converter.tokens_to_outputs(tokens).astype(np.float32)
         return inputs, outputs, self.lengths[rows]
 
 
@@ -63,7 +60,7 @@ def stream_names(config: Config) -> tuple[str, ...]:
 def windows_from_outputs(config: Config, outputs, lengths=None, source: str = "") -> EvalWindows:
     """One-hot decoder targets (N, T, D_out) (e.g. a golden file's `outputs`) -> EvalWindows."""
     outputs = np.asarray(outputs)
-    bounds = np.cumsum((0,) + stream_depths(config.data))
+    bounds = np.cumsum((0,) + tuple(build_converter(config.data).stream_depths))
     tokens = np.stack(
         [outputs[..., lo:hi].argmax(-1) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)],
         axis=-1,
@@ -107,7 +104,7 @@ def _midi_windows(config: Config, inputs: Sequence[str | Path]) -> EvalWindows:
             failed += 1
             log.warning("skipped %s: %s", result.relative, result.error)
         elif result.count:
-            parts.append(tensors_to_tokens(config.data, result.tensors))
+            parts.append(build_converter(config.data).to_tokens(result.tensors))
     if not parts:
         raise NoInputError(
             f"none of the {len(sources)} MIDI file(s) in {shown} yielded a {config.data.kind} "
