@@ -1,8 +1,8 @@
 """The windows an evaluation runs on: a split of a prepared dataset, or every window of MIDI files.
 
 Windows are kept as tokens (N, T, S): one class index per step and stream (the converter's
-token codec), so
-5,000 drum windows do not sit in memory as 512-wide one-hot tensors; `batch` expands a chunk.
+token codec), so 5,000 drum windows do not sit in memory as 512-wide one-hot tensors; `batch`
+expands a chunk.
 """
 
 from __future__ import annotations
