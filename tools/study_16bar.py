@@ -26,7 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help="training steps per decoder (default 3000; debug 6)")
     p.add_argument("--batch", type=int, help="batch size (default 64; debug 8)")
     p.add_argument("--debug", action="store_true", help="tiny models and data: a smoke run")
-    p.add_argument("--input", help="MIDI folder or folk[:N] (default folk; debug folk:40)")
+    p.add_argument("--input", help="MIDI folder or folk[:N] (default folk; debug folk:200)")
     p.add_argument("--jobs", type=int, help="trainings at once, one thread each (default 2)")
     p.add_argument("--workers", type=int, default=1, help="processes preparing the data")
     p.add_argument("--lm-steps", type=int, help="language-model steps (default 1500)")

@@ -20,7 +20,6 @@ import json
 import logging
 import multiprocessing
 import shutil
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -62,7 +61,7 @@ class StudyOptions:
     def debug_sizes(cls, out: Path, **overrides) -> StudyOptions:
         """Tiny sizes: the whole pipeline in well under a minute (tests/study/)."""
         sizes = dict(
-            input="folk:40",
+            input="folk:200",
             steps=6,
             batch=8,
             jobs=1,
@@ -146,16 +145,14 @@ def prepare_stage(options: StudyOptions) -> Path:
 
 
 def _train_one(name: str, batch: int, data: str, run_dir: str, options: dict, threads: int):
-    """One training run (in this process or a spawned one) -> (name, seconds spent)."""
+    """One training run, in this process or a spawned one."""
     import torch
 
     from musicvae.train.loop import TrainOptions, train
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(threads)
-    start = time.perf_counter()
     train(study_config(name, batch), data, run_dir, TrainOptions(**options))
-    return name, time.perf_counter() - start
 
 
 def trained_step(run_dir: Path) -> int:
@@ -189,13 +186,11 @@ def train_stage(options: StudyOptions, data: Path) -> dict[str, Path]:
     if options.jobs > 1 and len(todo) > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(options.jobs, len(todo)), mp_context=context) as pool:
-            results = [f.result() for f in [pool.submit(_train_one, *a) for a in args]]
+            for future in [pool.submit(_train_one, *a) for a in args]:
+                future.result()
     else:
-        results = [_train_one(*a) for a in args]
-    for name, seconds in results:
-        run = options.out / "runs" / name
-        spent = (_read_json(run / "study_time.json") or {}).get("seconds", 0.0)
-        _write_json(run / "study_time.json", {"seconds": spent + seconds})
+        for a in args:
+            _train_one(*a)
     return runs
 
 
@@ -275,6 +270,7 @@ def evaluate_stage(
 def study_facts(options: StudyOptions, data: Path, runs: dict[str, Path]) -> dict:
     """Sizes, data and time of the study, for the report."""
     from musicvae.builders import build_model
+    from musicvae.study import report
 
     manifest = json.loads((data / "manifest.json").read_text())
     facts = {
@@ -299,7 +295,7 @@ def study_facts(options: StudyOptions, data: Path, runs: dict[str, Path]) -> dic
             "free_bits": config.hparams.free_bits,
             "max_beta": config.hparams.max_beta,
             "steps": trained_step(run),
-            "train_seconds": (_read_json(run / "study_time.json") or {}).get("seconds"),
+            "step_seconds": report.step_seconds(run),
         }
     return facts
 
@@ -316,7 +312,9 @@ def run_study(options: StudyOptions, publish: Path | None = None) -> dict:
     data = prepare_stage(options)
     config = study_config(options.configs["hierarchical"], options.batch)
     runs = train_stage(options, data)
-    torch.set_num_threads(max(1, options.jobs))
+    # One thread: on a shared, busy machine torch's spinning worker threads make the many
+    # small steps of free-running decoding many times slower (measured: minutes -> hours).
+    torch.set_num_threads(1)
     lm_folder = lm_stage(options, data, config)
     results = evaluate_stage(options, data, runs, lm_folder, config)
     results["facts"] = study_facts(options, data, runs)
