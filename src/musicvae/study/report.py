@@ -222,7 +222,8 @@ def markdown(results: dict, plots: list[str]) -> str:
         *table1(results),
         "",
         f"Trend (hierarchical drop at least {TREND_POINTS * 100:.0f} points below flat): "
-        f"**{shown}** (flat drop {verdict['flat_drop']:.3f}, hierarchical drop {verdict['hier_drop']:.3f}).",
+        f"**{shown}** (flat drop {verdict['flat_drop']:.3f}, "
+        f"hierarchical drop {verdict['hier_drop']:.3f}).",
         "",
         "## Prior samples vs held-out data (listening-test proxy)",
         "",
