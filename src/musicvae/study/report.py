@@ -46,6 +46,15 @@ def step_seconds(run_dir: Path) -> float:
     return total
 
 
+def plotting_available() -> bool:
+    """matplotlib (the `study` extra) draws the plots."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _pyplot():
     import matplotlib
 

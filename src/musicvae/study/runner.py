@@ -307,6 +307,8 @@ def run_study(options: StudyOptions, publish: Path | None = None) -> dict:
 
     from musicvae.study import report
 
+    if not report.plotting_available():  # found out now, not after hours of training
+        raise StudyError("the study's plots need matplotlib: pip install 'musicvae[study]'")
     options.out.mkdir(parents=True, exist_ok=True)
     check_settings(options)
     data = prepare_stage(options)
