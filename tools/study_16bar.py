@@ -23,13 +23,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--out", required=True, help="study folder (continued if it exists)")
-    p.add_argument("--steps", type=int, help="training steps per decoder (default 3000; debug 6)")
+    p.add_argument("--steps", type=int, help="training steps per decoder (default 2000; debug 6)")
     p.add_argument("--batch", type=int, help="batch size (default 64; debug 8)")
     p.add_argument("--debug", action="store_true", help="tiny models and data: a smoke run")
     p.add_argument("--input", help="MIDI folder or folk[:N] (default folk; debug folk:200)")
     p.add_argument("--jobs", type=int, help="trainings at once, one thread each (default 2)")
     p.add_argument("--workers", type=int, default=1, help="processes preparing the data")
-    p.add_argument("--lm-steps", type=int, help="language-model steps (default 1500)")
+    p.add_argument("--lm-steps", type=int, help="language-model steps (default 1000)")
     p.add_argument("--publish", help="copy the report folder's files here (for committing)")
     p.add_argument(
         "--bench", type=int, metavar="STEPS", help="time STEPS training steps per config"

@@ -43,11 +43,11 @@ class StudyError(ValueError):
 class StudyOptions:
     out: Path
     input: str = "folk"
-    steps: int = 3000
+    steps: int = 2000
     batch: int = 64
     jobs: int = 2  # trainings at once, one torch thread each
     workers: int = 1  # processes that prepare the data
-    lm_steps: int = 1500
+    lm_steps: int = 1000
     eval_windows: int = 1000
     prior_samples: int = 1000
     pairs: int = 100
