@@ -129,3 +129,21 @@ def test_latent_paths_of_a_constant_decoder():
     assert paths.shape == (2, 5, 256) and (paths == 2).all()
     curves = measures.path_curves(paths, a, b)
     assert curves["hamming_to_a"] == pytest.approx([1.0] * 5)  # every step differs from A
+
+
+def test_attribute_matrix_of_a_decoder_that_ignores_z():
+    """Always note-on 21 (pitch class A, in C major): every vector changes nothing; attributes
+    that measure 0 on the unchanged decodings have no % change (nan)."""
+    model = constant_model(2)
+    rng = np.random.default_rng(0)
+    train, held = rng.integers(0, 90, (8, 256)), rng.integers(0, 90, (3, 256))
+    result = measures.attribute_matrix(model, train, held)
+    names = result["names"]
+    base = dict(zip(names, result["base"], strict=True))
+    assert base["c_diatonic"] == 1.0 and base["note_density"] == 1.0
+    assert base["average_interval"] == base["syncopation_16th"] == base["syncopation_8th"] == 0
+    matrix = np.array(result["matrix"])
+    measured = [names.index("c_diatonic"), names.index("note_density")]
+    assert (matrix[:, measured] == 0).all()
+    assert np.isnan(np.delete(matrix, measured, axis=1)).all()
+    assert result["windows"] == 3

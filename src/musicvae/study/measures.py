@@ -319,7 +319,8 @@ def attribute_matrix(
 ) -> dict:
     """Attribute vectors from training windows, each added (amount 1) to the codes of held-out
     windows: the % change of every attribute of the argmax decodings against the decodings of
-    the unchanged codes. -> {"names", "matrix" (A, A) rows = vector, columns = attribute}."""
+    the unchanged codes (nan where that is 0). -> {"names", "base" (A,), "matrix" (A, A):
+    rows = vector added, columns = attribute measured}."""
     vectors, _ = attribute_vectors(model, train_classes, max_windows=max_windows, seed=seed)
     names = list(ATTRIBUTES)
     mu = encode_classes(model, classes_of(eval_classes))  # (N, Z)
@@ -332,7 +333,8 @@ def attribute_matrix(
     rows = []
     for name in names:
         after = measured(mu + vectors[name][None])
-        rows.append(_ratio(after - base, np.abs(base)) * 100.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # nan where the base is 0
+            rows.append(np.where(base != 0, (after - base) / np.abs(base) * 100.0, np.nan))
     return {
         "names": names,
         "base": base.tolist(),
