@@ -47,9 +47,9 @@ def _playwright():
 @pytest.fixture(scope="module")
 def drums_model_dir(tmp_path_factory):
     """A second model to switch to: a tiny untrained drum model folder."""
+    from musicvae.builders import build_model
     from musicvae.configs import get_config
     from musicvae.inference.model_dir import save_model_dir
-    from musicvae.models.vae import build_model
 
     config = get_config("debug-cat-drums_2bar")
     path = tmp_path_factory.mktemp("models") / "test-drums"

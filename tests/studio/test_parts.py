@@ -127,9 +127,9 @@ def test_urls():
 
 @pytest.fixture(scope="module")
 def drums_dir(tmp_path_factory):
+    from musicvae.builders import build_model
     from musicvae.configs import get_config
     from musicvae.inference.model_dir import save_model_dir
-    from musicvae.models.vae import build_model
 
     config = get_config("debug-cat-drums_2bar")
     path = tmp_path_factory.mktemp("m") / "my drums"

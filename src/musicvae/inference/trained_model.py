@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from musicvae.configs import Config
+from musicvae.data.converters import build_converter
 from musicvae.data.converters.base import ConverterTensors
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.latent import interpolation_path
@@ -228,7 +229,7 @@ class TrainedModel:
 
     def window_sequences(self, sequence) -> list[NoteSequence]:
         """The windows of one input as the model sees them, as NoteSequences."""
-        return self.config.data.converter().from_tensors(self.windows(sequence).outputs)
+        return build_converter(self.config.data).from_tensors(self.windows(sequence).outputs)
 
     def encode(
         self, sequences, seed: int | None = None
@@ -266,7 +267,7 @@ class TrainedModel:
         if length is not None:
             check_count(length, "length", 1, MAX_LENGTH)
         samples = self.decode_to_tensors(z, length, _temperature(temperature), seed)
-        return self.config.data.converter().from_tensors(samples)
+        return build_converter(self.config.data).from_tensors(samples)
 
     def sample(
         self,

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from musicvae.configs import DataConfig
-from musicvae.data.convert import windows_of
+from musicvae.data.converters import build_converter
+from musicvae.data.windows import windows_of
 from musicvae.music import sequences
 from musicvae.music.midi_io import midi_bytes
 from musicvae.music.notes import DEFAULT_QPM, Note, NoteSequence, Tempo, TimeSignature
@@ -161,7 +162,7 @@ def bar_windows(data: DataConfig, seq: NoteSequence, max_bars: int, max_windows:
         outputs = windows_of(data, seq).outputs[:max_windows]
         return [BarWindow(None, None, w) for w in outputs], 0
     bars = min(max_bars, math.ceil(quantized.total_quantized_steps / steps_per_bar))
-    converter = data.converter()
+    converter = build_converter(data)
     found: list[BarWindow] = []
     seen: set[bytes] = set()
     for bar in range(max(1, bars - data.slice_bars + 1)):

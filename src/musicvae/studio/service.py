@@ -10,6 +10,7 @@ import secrets
 
 import numpy as np
 
+from musicvae.data.converters import build_converter
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.attributes import ATTRIBUTES, events_from_classes, measure
 from musicvae.inference.latent import interpolation_path
@@ -203,7 +204,7 @@ def attributes(entry, limits: Limits, clip: dict, amounts: dict, temperature, se
     seed = _seed(seed)
     with entry.lock:
         samples = model.decode_to_tensors(z, None, temperature, seed)  # (1, T, D)
-    seqs = model.config.data.converter().from_tensors(samples)
+    seqs = build_converter(model.config.data).from_tensors(samples)
     names = [n for n in ATTRIBUTES if n in model.attribute_vectors]
     events = melody_events(clip["notes"], samples.shape[1])  # (T,)
     before = measure(events[None], names)
@@ -247,7 +248,7 @@ def upload_windows(entry, limits: Limits, filename: str, data: bytes) -> dict:
         raise ValueError(f"{name}: no window: {e}") from None
     if not found:
         raise ValueError(f"{name}: no window: {_inputs.explain(config, seq)}")
-    converter = config.data.converter()
+    converter = build_converter(config.data)
     seqs = converter.from_tensors(np.stack([w.outputs for w in found]))
     clips = []
     for window, clip in zip(found, _clips(entry, seqs, entry.model.max_seq_len, name), strict=True):
