@@ -115,6 +115,7 @@ def cmd_train(args) -> int:
         eval_every=args.eval_every,
         eval_batches=args.eval_batches,
         checkpoint_every=args.checkpoint_every,
+        checkpoint_minutes=args.checkpoint_minutes,
         bf16=args.bf16,
         progress=not args.quiet,
     )
@@ -355,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-batches", type=int, default=4)
     p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=10.0,
+        help="also checkpoint when this many minutes have passed since the last one; 0 = off "
+        "(default: 10). Ctrl-C or SIGTERM saves the current step, then stops",
+    )
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
