@@ -32,6 +32,7 @@ from musicvae.data.convert import (
     file_seed,
     find_midi_files,
 )
+from musicvae.data.lock import FolderLock
 from musicvae.data.parallel import ordered_map
 from musicvae.data.tokens import tensors_to_tokens
 from musicvae.music.midi_io import MidiReadError, read_midi
@@ -198,7 +199,16 @@ def _clean_unjournaled_shards(root: Path, records: list[dict]) -> dict[str, int]
     return next_index
 
 
-def prepare_dataset(
+def prepare_dataset(config: Config, sources: list[Source], output: str | os.PathLike, **options):
+    """Builds (or resumes) a dataset; returns its manifest. The folder is locked meanwhile: a
+    second `prepare` on it refuses (FolderBusyError) until the first ends or dies."""
+    root = Path(output)
+    root.mkdir(parents=True, exist_ok=True)
+    with FolderLock(root, "prepare"):
+        return _prepare_dataset(config, sources, output, **options)
+
+
+def _prepare_dataset(
     config: Config,
     sources: list[Source],
     output: str | os.PathLike,
@@ -211,7 +221,6 @@ def prepare_dataset(
     progress: bool = True,
     extra_manifest: dict | None = None,
 ) -> dict:
-    """Builds (or resumes) a dataset; returns its manifest."""
     from tqdm import tqdm
 
     start = time.perf_counter()
