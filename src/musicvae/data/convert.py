@@ -152,16 +152,12 @@ def convert_many(
     yield from ordered_map(_convert_task, tasks, workers)
 
 
-def save_tensors(path: Path, tensors: ConverterTensors, with_controls: bool) -> None:
-    """Writes one .npz atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = dict(inputs=tensors.inputs, outputs=tensors.outputs, lengths=tensors.lengths)
-    if with_controls:
-        arrays["controls"] = tensors.controls
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+def save_tensors(path: Path, config: Config, tensors: ConverterTensors) -> None:
+    """Writes one file's windows as a compressed .npz of class indices (data/tokens.py
+    save_windows); `musicvae.data.tokens.load_windows(path)` expands them to one-hot."""
+    from musicvae.data.tokens import save_windows
+
+    save_windows(path, config.data, config.name, tensors)
 
 
 def run_convert(
@@ -183,7 +179,6 @@ def run_convert(
         raise NoInputError(f"no .mid/.midi files found in {', '.join(inputs)}")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    with_controls = config.data.converter().control_depth > 0
     report_files = []
     totals = dict(files=len(sources), with_windows=0, without_windows=0, failed=0, windows=0)
     results = convert_many(
@@ -198,7 +193,7 @@ def run_convert(
             entry["windows"] = result.count
             if result.count:
                 target = out / Path(result.relative).with_suffix(".npz")
-                save_tensors(target, result.tensors, with_controls)
+                save_tensors(target, config, result.tensors)
                 entry["output"] = target.relative_to(out).as_posix()
                 totals["with_windows"] += 1
                 totals["windows"] += result.count
