@@ -29,10 +29,12 @@ def cmd_configs(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from musicvae.configs import get_config
+    from musicvae.configs import get_config, with_any_program
     from musicvae.data.convert import run_convert
 
     config = get_config(args.config)
+    if args.any_program:
+        config = with_any_program(config)
     report = run_convert(
         config,
         args.inputs,
@@ -72,10 +74,12 @@ def _print_manifest(manifest: dict, output: str) -> None:
 
 
 def cmd_prepare(args) -> int:
-    from musicvae.configs import get_config
+    from musicvae.configs import get_config, with_any_program
     from musicvae.data.build import parse_shard, prepare_dataset, resolve_sources
 
     config = get_config(args.config)
+    if args.any_program:
+        config = with_any_program(config)
     workers = _workers(args.workers)
     sources, extra = resolve_sources(
         args.input, progress=not args.quiet, workers=workers, rebar_2_4=args.folk_rebar_2_4
@@ -314,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a training sample of at most max_tensors_per_notesequence windows per file",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the training sample")
+    p.add_argument(
+        "--any-program",
+        action="store_true",
+        help="melody configs: read melodies on every non-drum instrument (violin, flute, synth "
+        "lead, ...); default: Magenta's rule (2-bar configs read programs 0-31 only)",
+    )
     p.add_argument("--workers", help="parallel processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_convert)
@@ -336,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="built-in folk corpus only: re-bar 2/4 tunes as 4/4 (about 50%% more windows; "
         "Magenta's rules, which skip 2/4, stay the default)",
+    )
+    p.add_argument(
+        "--any-program",
+        action="store_true",
+        help="melody configs: read melodies on every non-drum instrument (violin, flute, synth "
+        "lead, ...); default: Magenta's rule (2-bar configs read programs 0-31 only)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prepare)

@@ -34,6 +34,7 @@ class DataConfig:
     min_pitch: int = 21
     max_pitch: int = 108
     valid_programs: tuple[int, int] | None = None  # [lo, hi)
+    any_program: bool = False  # melody: read every non-drum program (see with_any_program)
     roll_input: bool = False
     max_tensors_per_notesequence: int = 5
     transpose_range: tuple[int, int] | None = None  # augmentation, inclusive
@@ -50,6 +51,7 @@ class DataConfig:
                 min_pitch=self.min_pitch,
                 max_pitch=self.max_pitch,
                 valid_programs=self.valid_programs,
+                any_program=self.any_program,
                 gap_bars=self.gap_bars,
                 max_bars=self.max_bars,
                 **common,
@@ -320,6 +322,19 @@ def _configs() -> dict[str, Config]:
 
 
 CONFIG_MAP: dict[str, Config] = _configs()
+
+
+def with_any_program(config: Config) -> Config:
+    """`config` reading melodies on every non-drum program (violin, flute, synth lead, ...).
+
+    Magenta's 2-bar melody configs read programs 0-31 only (its 16-bar ones read them all);
+    that stays the default for parity, and this is the opt-in (`--any-program`).
+    """
+    if config.data.kind != "melody":
+        raise ConfigError(
+            f"any_program applies to melody configs; {config.name} is a {config.data.kind} config"
+        )
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, any_program=True))
 
 
 def get_config(name: str) -> Config:

@@ -237,6 +237,7 @@ def _prepare_dataset(
     settings_path = root / "settings.json"
     if settings_path.exists():
         previous = json.loads(settings_path.read_text())
+        previous.get("data", {}).setdefault("any_program", False)  # datasets made before it
         if previous != json.loads(json.dumps(settings)):
             raise ValueError(
                 f"{root} was prepared with other settings ({previous['config']}, "

@@ -79,6 +79,10 @@ def explain_no_windows(data: DataConfig, seq: NoteSequence) -> str:
     if all(data.steps_per_quarter * 4 * n / d != bar for n, d in meters):
         shown = ", ".join(f"{n}/{d}" for n, d in meters)
         return f"not in 4/4 (time signatures: {shown}); only 4/4 bars are kept"
+    if data.kind == "melody":
+        from musicvae.data.diagnose import explain_melody
+
+        return explain_melody(data, seq)
     what = {
         "melody": "monophonic melody",
         "drums": "drum track",

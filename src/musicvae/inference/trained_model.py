@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicvae.configs import Config
+from musicvae.configs import Config, with_any_program
 from musicvae.data.converters.base import ConverterTensors
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.latent import interpolation_path
@@ -82,10 +82,18 @@ class TrainedModel:
 
     @classmethod
     def load(
-        cls, path: str | Path, device: str | torch.device = "cpu", batch_size: int = 256
+        cls,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+        any_program: bool = False,
     ) -> TrainedModel:
-        """From a model folder (`musicvae import-magenta` writes one) or a training run."""
+        """From a model folder (`musicvae import-magenta` writes one) or a training run.
+        `any_program`: a melody model reads melodies on every non-drum instrument of its
+        inputs (default: its config's rule; Magenta's 2-bar models read programs 0-31)."""
         model, config = load_model_dir(path, device)
+        if any_program:
+            config = with_any_program(config)
         return cls(model, config, device, batch_size)
 
     # ------------------------------------------------------------ sizes

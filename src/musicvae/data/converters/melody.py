@@ -50,6 +50,7 @@ class MelodyConverter(WindowConverter):
     min_pitch: int = 21
     max_pitch: int = 108
     valid_programs: tuple[int, int] | None = None  # [lo, hi) like Magenta's range(0, 32)
+    any_program: bool = False  # every non-drum program, whatever valid_programs says
     gap_bars: float | None = 1.0
     max_bars: int | None = 100
     steps_per_quarter: int = 4
@@ -84,7 +85,7 @@ class MelodyConverter(WindowConverter):
     def keep_notes(self, seq: NoteSequence) -> NoteSequence:
         """Drops notes outside the pitch range or the valid programs (before quantizing)."""
         mask = (seq.pitch >= self.min_pitch) & (seq.pitch <= self.max_pitch)
-        if self.valid_programs is not None:
+        if self.valid_programs is not None and not self.any_program:
             lo, hi = self.valid_programs
             mask &= (seq.program >= lo) & (seq.program < hi)
         return seq.select(mask)
