@@ -69,6 +69,21 @@ def read_item(item, label: str) -> NoteSequence:
         raise ValueError(f"{label}: cannot read file ({e.strerror or e})") from None
 
 
+def read_paths(items: list) -> list:
+    """Items with MIDI paths read (once) into NoteSequences, which keep the path as source."""
+    return [
+        read_item(item, label_of(item, i)) if isinstance(item, (str, os.PathLike)) else item
+        for i, item in enumerate(items)
+    ]
+
+
+def tempo_of(item) -> float | None:
+    """The tempo (qpm) a NoteSequence starts with; None for window tensors or no tempo."""
+    if not isinstance(item, NoteSequence) or not item.tempos:
+        return None
+    return min(item.tempos, key=lambda t: t.time).qpm
+
+
 def explain(config: Config, seq: NoteSequence) -> str:
     """Why a sequence yields no window for this config, in one line."""
     kind = config.data.kind

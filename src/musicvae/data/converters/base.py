@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicvae.music.notes import NoteSequence
+from musicvae.music.notes import DEFAULT_QPM, NoteSequence, TimeSignature
 from musicvae.music.sequences import split_on_time_changes
 
 
@@ -143,6 +143,22 @@ class WindowConverter:
             limit=self.max_tensors_per_notesequence,
             rng=rng,
         )
+
+
+def check_qpm(qpm: float | None) -> float:
+    """A tempo for decoded output: None -> 120 (Magenta's), else a finite 4..1000 quarters per
+    minute (a MIDI set_tempo event holds at most 16.7 s per quarter)."""
+    if qpm is None:
+        return DEFAULT_QPM
+    value = float(qpm)
+    if not (np.isfinite(value) and 4.0 <= value <= 1000.0):
+        raise ValueError(f"qpm must be a tempo in 4..1000 quarters per minute, got {qpm!r}")
+    return value
+
+
+def with_meter(seq: NoteSequence, quarters_per_bar: int) -> NoteSequence:
+    """A decoded sequence marked with its meter (4/4 for every MusicVAE config) at time 0."""
+    return seq.replace(time_signatures=(TimeSignature(0.0, quarters_per_bar, 4),))
 
 
 def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:

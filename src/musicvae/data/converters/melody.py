@@ -13,9 +13,11 @@ import numpy as np
 from musicvae.data.converters.base import (
     ConverterTensors,
     WindowConverter,
+    check_qpm,
     one_hot,
     slice_tracks,
     unique_rows,
+    with_meter,
 )
 from musicvae.music import sequences
 from musicvae.music.melody import (
@@ -117,11 +119,18 @@ class MelodyConverter(WindowConverter):
         encoded = one_hot(self.encode_events(windows), self.depth)  # (N, T, D)
         return ConverterTensors.from_windows(encoded, encoded)
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, depth) one-hot or logits -> one NoteSequence per sample (120 qpm, velocity 80)."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, depth) one-hot or logits -> one NoteSequence per sample: velocity 80, tempo
+        `qpm` (default 120, Magenta's), a 4/4 time signature."""
         indices = np.argmax(np.asarray(samples), axis=-1)
+        qpm = check_qpm(qpm)
         return [
-            melody_to_notes(self.decode_indices(row), steps_per_quarter=self.steps_per_quarter)
+            with_meter(
+                melody_to_notes(
+                    self.decode_indices(row), steps_per_quarter=self.steps_per_quarter, qpm=qpm
+                ),
+                self.quarters_per_bar,
+            )
             for row in indices
         ]
 

@@ -164,15 +164,16 @@ class TrioConverter(WindowConverter):
         stacked = np.stack(windows)  # (N, T, 692)
         return ConverterTensors.from_windows(stacked, stacked)
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10;
+        tempo `qpm` (default 120), a 4/4 time signature."""
         samples = np.asarray(samples)
         m, b, _ = self.split_depths
         out = []
         for s in samples:
-            mel = self.melody.from_tensors(s[None, :, :m])[0]
-            bass = self.melody.from_tensors(s[None, :, m : m + b])[0]
-            drums = self.drums.from_tensors(s[None, :, m + b :])[0]
+            mel = self.melody.from_tensors(s[None, :, :m], qpm)[0]
+            bass = self.melody.from_tensors(s[None, :, m : m + b], qpm)[0]
+            drums = self.drums.from_tensors(s[None, :, m + b :], qpm)[0]
             bass = bass.replace(
                 instrument=np.ones(len(bass), np.int32),
                 program=np.full(len(bass), ELECTRIC_BASS_PROGRAM, np.int16),
