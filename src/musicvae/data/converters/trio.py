@@ -103,10 +103,21 @@ class TrioConverter(WindowConverter):
         return one_hot(masks, self.drums.output_depth)
 
     def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
+        windows = [window for _, _, window in self.piece_windows(piece)]
+        if not windows:
+            return self.empty()
+        stacked = np.stack(windows)  # (N, T, 692)
+        return ConverterTensors.from_windows(stacked, stacked)
+
+    def piece_windows(
+        self, piece: NoteSequence
+    ) -> list[tuple[tuple[int, int, int], int, np.ndarray]]:
+        """The windows of one piece in Magenta's order, each with its (melody, bass, drums)
+        instruments and first bar: [(group, bar, window (T, 692))]."""
         spb = self.steps_per_bar
         quantized = quantize_for_bars(piece, self.steps_per_quarter, spb)
         if quantized is None:
-            return self.empty()
+            return []
         total_bars = min(int(np.ceil(quantized.total_quantized_steps / spb)), self.max_bars)
 
         # Type each instrument (mixed types -> invalid) and mark the bars it covers.
@@ -126,7 +137,7 @@ class TrioConverter(WindowConverter):
 
         by_type = {t: np.flatnonzero(instrument_type == t).tolist() for t in (MELODY, BASS, DRUMS)}
         if not all(by_type.values()):
-            return self.empty()
+            return []
 
         # Encode each candidate over the whole piece, padded to whole bars (Magenta sets the
         # piece's total_time to total_bars bars before extracting instruments).
@@ -158,11 +169,9 @@ class TrioConverter(WindowConverter):
             for j in range(total_bars - self.slice_bars + 1):
                 if covered[j : j + self.slice_bars].all():
                     lo, hi = j * spb, (j + self.slice_bars) * spb
-                    windows.append(np.concatenate([encoded[i][lo:hi] for i in group], axis=-1))
-        if not windows:
-            return self.empty()
-        stacked = np.stack(windows)  # (N, T, 692)
-        return ConverterTensors.from_windows(stacked, stacked)
+                    window = np.concatenate([encoded[i][lo:hi] for i in group], axis=-1)
+                    windows.append((group, j, window))
+        return windows
 
     def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
         """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10;
