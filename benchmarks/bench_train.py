@@ -15,9 +15,11 @@ import time
 import numpy as np
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import get_config
-from musicvae.models.vae import build_model
+from musicvae.data.converters import build_converter
 from musicvae.train import schedules
+from musicvae.train.loop import step_schedule
 
 MAGENTA_CPU_S_PER_STEP = {
     ("cat-mel_2bar_small", 64): 1.9,
@@ -30,9 +32,9 @@ GPU_CASES = CPU_CASES + [("hierdec-mel_16bar", 512), ("hierdec-trio_16bar", 256)
 
 def random_batch(config, batch: int, device):
     rng = np.random.default_rng(0)
-    conv = config.data.converter()
+    conv = build_converter(config.data)
     t = config.hparams.max_seq_len
-    depths = config.output_depths or (conv.output_depth,)
+    depths = conv.stream_depths
     out = np.concatenate(
         [np.eye(d, dtype=np.float32)[rng.integers(0, d, (batch, t))] for d in depths], -1
     )
@@ -62,7 +64,7 @@ def bench(name: str, batch: int, device: torch.device, steps: int, bf16: bool, s
 
     def one(step):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            out = model(inputs, outputs, lengths, step=step)
+            out = model(inputs, outputs, lengths, **step_schedule(hp, step, training=True))
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, hp.grad_clip)

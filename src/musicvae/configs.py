@@ -1,8 +1,10 @@
-"""Named configurations, keyed by Magenta's CONFIG_MAP names.
+"""Named configurations, keyed by Magenta's CONFIG_MAP names: pure data.
 
 A Config = data settings (which converter, with which rules) + model/training hparams, each a
 frozen dataclass. Values are those of Magenta 2.1.4 (../shared/magenta-golden/configs.md).
 Change a config with `Config.from_name(name, **hparam_overrides)` or `dataclasses.replace`.
+This module imports nothing from the package: musicvae.builders turns a config into a
+converter (musicvae.data.converters.build_converter) and a model (build_model).
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ import ast
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
-
-from musicvae.data.converters.drums import DrumsConverter
-from musicvae.data.converters.melody import MelodyConverter
-from musicvae.data.converters.trio import TrioConverter
 
 
 class ConfigError(ValueError):
@@ -39,36 +37,21 @@ class DataConfig:
     max_tensors_per_notesequence: int = 5
     transpose_range: tuple[int, int] | None = None  # augmentation, inclusive
 
-    def converter(self) -> MelodyConverter | DrumsConverter | TrioConverter:
-        common = dict(
-            steps_per_quarter=self.steps_per_quarter,
-            quarters_per_bar=self.quarters_per_bar,
-            max_tensors_per_notesequence=self.max_tensors_per_notesequence,
-        )
-        if self.kind == "melody":
-            return MelodyConverter(
-                slice_bars=self.slice_bars,
-                min_pitch=self.min_pitch,
-                max_pitch=self.max_pitch,
-                valid_programs=self.valid_programs,
-                any_program=self.any_program,
-                gap_bars=self.gap_bars,
-                max_bars=self.max_bars,
-                **common,
-            )
-        if self.kind == "drums":
-            return DrumsConverter(
-                slice_bars=self.slice_bars,
-                roll_input=self.roll_input,
-                gap_bars=self.gap_bars,
-                max_bars=self.max_bars,
-                **common,
-            )
-        return TrioConverter(slice_bars=self.slice_bars, gap_bars=int(self.gap_bars or 2), **common)
-
     @property
     def seq_len(self) -> int:
         return self.slice_bars * self.steps_per_quarter * self.quarters_per_bar
+
+
+# Magenta hparams kept for their names (a Magenta hparams string parses) that no part of this
+# port reads: setting one to anything but Magenta's default would silently do nothing.
+UNREAD_HPARAMS: dict[str, object] = {
+    "clip_mode": "global_norm",
+    "dropout_keep_prob": 1.0,
+    "residual_encoder": False,
+    "residual_decoder": False,
+    "conditional": True,
+    "control_preprocessing_rnn_size": (256,),
+}
 
 
 @dataclass(frozen=True)
@@ -108,6 +91,12 @@ class HParams:
             raise ConfigError(f"unknown sampling_schedule {self.sampling_schedule!r}")
         if self.z_size <= 0 or not self.enc_rnn_size or not self.dec_rnn_size:
             raise ConfigError("z_size, enc_rnn_size and dec_rnn_size must be positive")
+        for name, default in UNREAD_HPARAMS.items():
+            if getattr(self, name) != default:
+                raise ConfigError(
+                    f"hparam {name}={getattr(self, name)!r} is not supported (nothing reads it; "
+                    f"only the default {default!r} is)"
+                )
 
     def override(self, **changes) -> HParams:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
@@ -154,7 +143,6 @@ class Config:
     hparams: HParams
     decoder: Literal["categorical", "hierarchical", "multiout", "hierarchical_multiout"]
     level_lengths: tuple[int, ...] = ()
-    output_depths: tuple[int, ...] = ()  # per-stream depths for trio decoders
     note: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -182,16 +170,30 @@ class Config:
             )
         return config
 
-    @property
-    def converter(self):
-        return self.data.converter()
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (config.json, checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        """Rebuilds a Config saved with to_dict (lists back to tuples). The key output_depths
+        of older files is ignored: the converter owns its stream depths."""
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()}
+        hp = {k: tuple(v) if isinstance(v, list) else v for k, v in d["hparams"].items()}
+        return cls(
+            name=d["name"],
+            data=DataConfig(**data),
+            hparams=HParams(**hp),
+            decoder=d["decoder"],
+            level_lengths=tuple(d.get("level_lengths", ())),
+            note=d.get("note", ""),
+        )
 
 
 _MEL_2BAR = DataConfig(kind="melody", slice_bars=2, valid_programs=(0, 32), transpose_range=(-5, 5))
 _DRUMS_2BAR = DataConfig(kind="drums", slice_bars=2, roll_input=True)
 _MEL_16BAR = DataConfig(kind="melody", slice_bars=16)
 _TRIO_16BAR = DataConfig(kind="trio", slice_bars=16, gap_bars=2, max_bars=1024)
-_TRIO_DEPTHS = (90, 90, 512)
 
 _2BAR = dict(max_seq_len=32, sampling_schedule="inverse_sigmoid", sampling_rate=1000)
 _16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=256, max_beta=0.2)
@@ -200,8 +202,8 @@ _16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=
 def _configs() -> dict[str, Config]:
     c = {}
 
-    def add(name, data, decoder, level_lengths=(), output_depths=(), note="", **hp):
-        c[name] = Config(name, data, HParams(**hp), decoder, level_lengths, output_depths, note)
+    def add(name, data, decoder, level_lengths=(), note="", **hp):
+        c[name] = Config(name, data, HParams(**hp), decoder, level_lengths, note)
 
     add(
         "cat-mel_2bar_small",
@@ -262,7 +264,6 @@ def _configs() -> dict[str, Config]:
         "flat-trio_16bar",
         _TRIO_16BAR,
         "multiout",
-        output_depths=_TRIO_DEPTHS,
         batch_size=256,
         **{**_16BAR, "free_bits": 0, "max_beta": 1.0},
         dec_rnn_size=(2048, 2048, 2048),
@@ -272,7 +273,6 @@ def _configs() -> dict[str, Config]:
         _TRIO_16BAR,
         "hierarchical_multiout",
         level_lengths=(16, 16),
-        output_depths=_TRIO_DEPTHS,
         batch_size=256,
         dec_rnn_size=(1024, 1024),
         **_16BAR,
@@ -305,7 +305,6 @@ def _configs() -> dict[str, Config]:
         "debug-flat-trio_16bar",
         _TRIO_16BAR,
         "multiout",
-        output_depths=_TRIO_DEPTHS,
         note=note,
         **{**_16BAR, **tiny, "free_bits": 0},
     )
@@ -314,7 +313,6 @@ def _configs() -> dict[str, Config]:
         _TRIO_16BAR,
         "hierarchical_multiout",
         level_lengths=(16, 16),
-        output_depths=_TRIO_DEPTHS,
         note=note,
         **{**_16BAR, **tiny, "free_bits": 0},
     )

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from musicvae.configs import ConfigError, get_config, with_any_program
-from musicvae.data import build
-from musicvae.data.convert import Source, explain_no_windows, windows_of
+from musicvae.data import prepare
+from musicvae.data.converters import build_converter
+from musicvae.data.windows import Source, windows_of
 from musicvae.music.midi_io import read_midi, write_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo, TimeSignature
 
@@ -36,7 +37,7 @@ def _through_midi(seq: NoteSequence, tmp_path, name="x.mid") -> NoteSequence:
 def test_a_violin_tune_names_its_program_and_the_option(tmp_path):
     violin = _through_midi(_tune(program=40), tmp_path)
     assert len(windows_of(MEL2.data, violin)) == 0  # Magenta's rule: programs 0-31 only
-    reason = explain_no_windows(MEL2.data, violin)
+    reason = build_converter(MEL2.data).no_window_reason(violin)
     assert "programs 40 (strings)" in reason
     assert "reads programs 0-31 only" in reason and "--any-program" in reason
 
@@ -60,10 +61,9 @@ def test_any_program_is_for_melody_configs_only():
 
 def test_notes_outside_21_to_108_are_named():
     high = _tune(pitches=(110, 112))
-    assert (
-        "all its melody notes (pitches 110-112) lie outside the range 21-108"
-        in explain_no_windows(MEL2.data, high)
-    )
+    assert "all its melody notes (pitches 110-112) lie outside the range 21-108" in build_converter(
+        MEL2.data
+    ).no_window_reason(high)
 
 
 def test_a_short_polyphonic_line_is_described():
@@ -72,7 +72,7 @@ def test_a_short_polyphonic_line_is_described():
         Note(pitch=p, start=i * 0.5, end=(i + 1) * 0.5) for i in range(4) for p in (60, 64, 67)
     ]
     seq = NoteSequence.from_notes(chords, tempos=(Tempo(0.0, 120.0),))
-    reason = explain_no_windows(MEL2.data, seq)
+    reason = build_converter(MEL2.data).no_window_reason(seq)
     assert reason.startswith("no monophonic melody spanning 2 bars of 4/4: ")
     assert "the longest melody line spans 1 bar (a rest of 1 bar or more ends a line)" in reason
     assert "polyphonic: 4 chords, of which only the top note is kept" in reason
@@ -82,7 +82,7 @@ def test_a_short_polyphonic_line_is_described():
 def test_mixed_meters_are_named():
     # Bars in 3/4, then one 4/4 bar at 6 s: the 4/4 part is too short for a 2-bar window.
     seq = _tune(bars=4, time_signatures=(TimeSignature(0.0, 3, 4), TimeSignature(6.0, 4, 4)))
-    reason = explain_no_windows(MEL2.data, seq)
+    reason = build_converter(MEL2.data).no_window_reason(seq)
     assert "meters 3/4, 4/4 (4/4 parts only)" in reason
 
 
@@ -91,10 +91,12 @@ def test_prepare_with_any_program(tmp_path):
     source = [
         Source(tmp_path / "violin.mid", tmp_path.joinpath("violin.mid").relative_to(tmp_path))
     ]
-    plain = build.prepare_dataset(MEL2, source, tmp_path / "plain", progress=False)
+    plain = prepare.prepare_dataset(MEL2, source, tmp_path / "plain", progress=False)
     assert plain["counts"]["files_with_windows"] == 0
     assert "--any-program" in plain["sources"][0]["reason"]
-    opened = build.prepare_dataset(with_any_program(MEL2), source, tmp_path / "any", progress=False)
+    opened = prepare.prepare_dataset(
+        with_any_program(MEL2), source, tmp_path / "any", progress=False
+    )
     assert opened["counts"]["files_with_windows"] == 1
 
 
@@ -102,11 +104,11 @@ def test_datasets_prepared_before_any_program_still_resume(tmp_path):
     write_midi(_tune(), tmp_path / "piano.mid")
     source = [Source(tmp_path / "piano.mid", tmp_path.joinpath("piano.mid").relative_to(tmp_path))]
     out = tmp_path / "ds"
-    build.prepare_dataset(MEL2, source, out, progress=False)
+    prepare.prepare_dataset(MEL2, source, out, progress=False)
     settings = json.loads((out / "settings.json").read_text())
     del settings["data"]["any_program"]  # as written by earlier versions
     (out / "settings.json").write_text(json.dumps(settings))
-    assert build.prepare_dataset(MEL2, source, out, progress=False)["counts"]["files_read"] == 1
+    assert prepare.prepare_dataset(MEL2, source, out, progress=False)["counts"]["files_read"] == 1
 
 
 def test_convert_any_program_flag(tmp_path, capsys):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from musicvae.configs import get_config, with_any_program
+from musicvae.data.converters import build_converter
 from musicvae.data.listing import list_file_windows, list_windows
 from musicvae.music.midi_io import read_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo
@@ -59,7 +60,7 @@ def test_bars_count_on_across_a_tempo_change():
     seq = NoteSequence.from_notes(notes, tempos=(Tempo(0.0, 120.0), Tempo(4.0, 60.0)))
     infos = list_windows(MEL2.data, seq)
     assert sorted((i.first_bar, i.last_bar) for i in infos) == [(3, 4), (4, 5)]
-    assert len(infos) == len(MEL2.data.converter().to_tensors(seq))
+    assert len(infos) == len(build_converter(MEL2.data).to_tensors(seq))
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_the_listing_follows_the_converters_order_on_real_files(name):
     files = sorted(CORPUS.rglob("*.mid"))
     seen = 0
     for path in files:
-        windows = config.data.converter().to_tensors(read_midi(path))
+        windows = build_converter(config.data).to_tensors(read_midi(path))
         infos = list_file_windows(path, config)
         assert len(infos) == len(windows), path
         assert [i.notes for i in infos] == _onsets(config, windows.outputs), path

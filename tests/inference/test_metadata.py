@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import get_config
-from musicvae.data.converters import base
-from musicvae.data.tokens import stream_depths, tokens_to_outputs
+from musicvae.data.converters import base, build_converter
 from musicvae.inference import TrainedModel
 from musicvae.inference.silence import drop_silent
-from musicvae.models.vae import build_model
 from musicvae.music.midi_io import write_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo, TimeSignature
 
@@ -37,12 +36,12 @@ def _meta_events(path) -> list[tuple[str, dict]]:
 )
 def test_from_tensors_takes_a_qpm_and_marks_4_4(config, tmp_path):
     data = get_config(config).data
-    converter = data.converter()
+    converter = build_converter(data)
     # One event at step 4 (the second beat) in every stream: pitch 60 (class 41; bass: 35,
     # class 16) and a kick (bitmask 1); class 0 (nothing new) everywhere else.
-    tokens = np.zeros((1, data.seq_len, len(stream_depths(data))), np.int64)
+    tokens = np.zeros((1, data.seq_len, len(converter.stream_depths)), np.int64)
     tokens[0, 4] = {1: [1 if data.kind == "drums" else 41], 3: [41, 16, 1]}[tokens.shape[-1]]
-    samples = tokens_to_outputs(data, tokens)
+    samples = converter.tokens_to_outputs(tokens)
     (default,) = converter.from_tensors(samples)
     assert default.tempos == (Tempo(0.0, 120.0),) and default.time_signatures == FOUR_FOUR
     (seq,) = converter.from_tensors(samples, qpm=90.0)

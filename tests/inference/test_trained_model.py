@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import get_config
 from musicvae.inference import TrainedModel, save_model_dir
-from musicvae.models.vae import build_model
 
 
 def _trained(name: str, batch_size: int = 256) -> TrainedModel:

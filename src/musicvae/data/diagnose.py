@@ -48,9 +48,9 @@ def chord_onsets(seq: NoteSequence) -> int:
     return int((counts > 1).sum())
 
 
-def longest_melody_bars(data, seq: NoteSequence) -> float:
-    """The longest melody the converter extracts from any piece of `seq`, in bars."""
-    converter = data.converter()
+def longest_melody_bars(converter, seq: NoteSequence) -> float:
+    """The longest melody `converter` (a MelodyConverter) extracts from any piece of `seq`, in
+    bars."""
     pieces = split_on_time_changes(seq) if converter.presplit_on_time_changes else [seq]
     longest = 0
     for piece in pieces:
@@ -59,15 +59,16 @@ def longest_melody_bars(data, seq: NoteSequence) -> float:
     return longest / converter.steps_per_bar
 
 
-def explain_melody(data, seq: NoteSequence) -> str:
-    """The reason a sequence with notes, some in 4/4, yields no melody window of `data`."""
+def explain_melody(converter, seq: NoteSequence) -> str:
+    """The reason a sequence with notes, some in 4/4, yields no melody window of `converter` (a
+    MelodyConverter: its slice_bars, valid_programs, any_program, pitch range and gap_bars)."""
     melodic = seq.select(~seq.is_drum)
     if not len(melodic):
         return "it has only drum notes (MIDI channel 10); a melody needs another instrument"
     found = program_names(melodic.program)
-    head = f"no monophonic melody spanning {data.slice_bars} bars of 4/4"
-    if data.valid_programs is not None and not data.any_program:
-        lo, hi = data.valid_programs
+    head = f"no monophonic melody spanning {converter.slice_bars} bars of 4/4"
+    if converter.valid_programs is not None and not converter.any_program:
+        lo, hi = converter.valid_programs
         inside = (melodic.program >= lo) & (melodic.program < hi)
         if not inside.any():
             return (
@@ -76,20 +77,20 @@ def explain_melody(data, seq: NoteSequence) -> str:
                 "(--any-program) to read melodies on every non-drum instrument"
             )
         melodic = melodic.select(inside)
-    in_range = (melodic.pitch >= data.min_pitch) & (melodic.pitch <= data.max_pitch)
+    in_range = (melodic.pitch >= converter.min_pitch) & (melodic.pitch <= converter.max_pitch)
     if not in_range.any():
         low, high = int(melodic.pitch.min()), int(melodic.pitch.max())
         return (
             f"{head}: all its melody notes (pitches {low}-{high}) lie outside the range "
-            f"{data.min_pitch}-{data.max_pitch}"
+            f"{converter.min_pitch}-{converter.max_pitch}"
         )
-    bars = longest_melody_bars(data, seq)
+    bars = longest_melody_bars(converter, seq)
     shape = (
         f"the longest melody line spans {bars:g} bar{'s' if bars != 1 else ''}"
         if bars
         else "no melody line lasts a whole bar"
     )
-    gap = data.gap_bars
+    gap = converter.gap_bars
     why = (
         f"{shape} (a rest of {gap:g} bar{'s' if gap != 1 else ''} or more ends a line)"
         if gap

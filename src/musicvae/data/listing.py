@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musicvae.data.converters import build_converter
 from musicvae.data.diagnose import program_names
 from musicvae.music.melody import clean_leading_note_offs
 from musicvae.music.notes import DEFAULT_QPM, NoteSequence
@@ -49,7 +50,7 @@ class _Found:
 
 def _pieces(data, seq: NoteSequence) -> list[tuple[NoteSequence, float]]:
     """The stretches the converter reads, each with the bars of the file before it."""
-    converter = data.converter()
+    converter = build_converter(data)
     if not converter.presplit_on_time_changes:
         return [(seq, 0.0)]
     splits = time_change_splits(seq)
@@ -132,7 +133,7 @@ def _dedupe(found: list[_Found]) -> list[_Found]:
 def list_windows(data, seq: NoteSequence) -> list[WindowInfo]:
     """Every window `data`'s converter takes from `seq` (all of them, as in inference), in
     its order, with bars, tracks and note counts."""
-    converter = data.converter()
+    converter = build_converter(data)
     infos: list[WindowInfo] = []
     for piece, bars_before in _pieces(data, seq):
         if data.kind == "melody":

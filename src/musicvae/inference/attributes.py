@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musicvae.data.converters import build_converter
+
 log = logging.getLogger(__name__)
 
 NOTE_OFF = -1
@@ -166,13 +168,13 @@ def attribute_vectors(
     """Attribute vectors of a melody TrainedModel over melody windows: (N, T) classes,
     (N, T, 1) tokens or (N, T, D) one-hot. At most `max_windows` windows (a seeded random
     subset). -> ({name: (Z,) float32}, {name: summary})."""
-    if model.config.data.kind != "melody":
+    converter = build_converter(model.config.data)
+    if not converter.has_melody_events:
         raise ValueError(
             f"attribute vectors are defined for melody models (SPEC section 7); "
-            f"{model.config.name} is a {model.config.data.kind} model"
+            f"{model.config.name} is a {converter.kind} model"
         )
     names = check_names(names)
-    data = model.config.data
     classes = classes_of(windows)  # (N, T)
     if classes.ndim != 2 or (classes.size and classes.max() >= model.input_depth):
         raise ValueError(
@@ -184,7 +186,7 @@ def attribute_vectors(
             raise ValueError(f"--max-windows must be at least 4, got {max_windows}")
         chosen = np.sort(np.random.default_rng(seed).choice(len(classes), max_windows, False))
         classes = classes[chosen]
-    events = events_from_classes(classes, data.min_pitch)  # (N, T)
+    events = converter.melody_events(classes)  # (N, T)
     mu = encode_classes(model, classes)  # (N, Z)
     vectors, summaries = {}, {}
     for name in names:
@@ -211,13 +213,14 @@ def attribute_sweep(
 ):
     """One code z (Z,) moved by each amount along the loaded vector `name`, decoded and measured
     -> (NoteSequences (A,), {attribute: values (A,)} over the decoded melodies)."""
-    if model.config.data.kind != "melody":
+    converter = build_converter(model.config.data)
+    if not converter.has_melody_events:
         raise ValueError(f"melody attributes need a melody model; {model.config.name} is not one")
     z = np.asarray(z, np.float32).reshape(-1)
     codes = np.stack([model.apply_attribute(z, name, a) for a in amounts])  # (A, Z)
     samples = model.decode_to_tensors(codes, None, temperature, seed)  # (A, T, D)
-    sequences = model.config.data.converter().from_tensors(samples)
-    events = events_from_classes(samples, model.config.data.min_pitch)  # (A, T)
+    sequences = converter.from_tensors(samples)
+    events = converter.melody_events(classes_of(samples))  # (A, T)
     return sequences, measure(events)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config
-from musicvae.data.convert import explain_no_windows, windows_of
-from musicvae.data.converters.base import ConverterTensors
+from musicvae.data.converters import ConverterTensors, build_converter
+from musicvae.data.windows import windows_of
 from musicvae.music.midi_io import MidiReadError, read_midi
 from musicvae.music.notes import NoteSequence
 from musicvae.music.sequences import QuantizationError
@@ -86,12 +86,7 @@ def tempo_of(item) -> float | None:
 
 def explain(config: Config, seq: NoteSequence) -> str:
     """Why a sequence yields no window for this config, in one line."""
-    kind = config.data.kind
-    if len(seq) and kind == "melody" and bool(seq.is_drum.all()):
-        return f"it has only drum notes, and {config.name} is a melody model (use a drum model)"
-    if len(seq) and kind == "drums" and not bool(seq.is_drum.any()):
-        return f"it has no drum notes (MIDI channel 10), and {config.name} is a drum model"
-    return explain_no_windows(config.data, seq)
+    return build_converter(config.data).no_window_reason(seq, config.name)
 
 
 def item_windows(config: Config, item, label: str, input_depth: int) -> ConverterTensors:

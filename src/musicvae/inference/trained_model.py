@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from musicvae.configs import Config, with_any_program
+from musicvae.data.converters import build_converter
 from musicvae.data.converters.base import ConverterTensors, check_qpm
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.latent import interpolation_path
@@ -239,7 +240,7 @@ class TrainedModel:
         tempo (120 qpm for a window tensor)."""
         (sequence,) = _inputs.read_paths([sequence])
         outputs = self.windows(sequence).outputs
-        return self.config.data.converter().from_tensors(outputs, _inputs.tempo_of(sequence))
+        return build_converter(self.config.data).from_tensors(outputs, _inputs.tempo_of(sequence))
 
     def encode(
         self, sequences, seed: int | None = None
@@ -284,7 +285,7 @@ class TrainedModel:
             check_count(length, "length", 1, MAX_LENGTH)
         check_qpm(qpm)  # before the work
         samples = self.decode_to_tensors(z, length, _temperature(temperature), seed)
-        return self.config.data.converter().from_tensors(samples, qpm)
+        return build_converter(self.config.data).from_tensors(samples, qpm)
 
     def sample(
         self,
@@ -362,7 +363,7 @@ class TrainedModel:
         ]
         _, mu, _ = self._encode_windows(windows)
         samples = self.decode_to_tensors(mu, None, _temperature(temperature), seed)
-        converter = self.config.data.converter()
+        converter = build_converter(self.config.data)
         bounds = np.cumsum([0] + [len(w) for w in windows])
         return [
             converter.from_tensors(samples[lo:hi], _inputs.tempo_of(item) if qpm is None else qpm)

@@ -19,25 +19,18 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from musicvae.configs import Config
-from musicvae.data.dataset import WindowDataset, random_transpose_tokens
+from musicvae.builders import build_model
+from musicvae.configs import Config, HParams
+from musicvae.data.converters import build_converter
+from musicvae.data.dataset import WindowDataset
+from musicvae.errors import TrainingError
 from musicvae.models.losses import accuracy_metrics, reconstruction
-from musicvae.models.vae import MusicVAE, build_model
+from musicvae.models.vae import MusicVAE
 from musicvae.train import schedules
-from musicvae.train.checkpoint import (
-    CHECKPOINT,
-    config_from_dict,
-    config_to_dict,
-    load_checkpoint,
-    save_checkpoint,
-)
+from musicvae.train.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from musicvae.train.signals import StopRequest, TrainingInterrupted
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (NaN loss, a run folder of another config, ...)."""
 
 
 @dataclass(frozen=True)
@@ -170,9 +163,8 @@ class Batches:
     def get(self, indices: np.ndarray, rng: np.random.Generator | None = None):
         tokens = self.dataset.tokens(indices)
         tr = self.config.data.transpose_range
-        if rng is not None and tr is not None and self.config.data.kind == "melody":
-            depth = self.config.data.converter().depth
-            tokens = random_transpose_tokens(tokens, depth, tr[0], tr[1], rng)
+        if rng is not None and tr is not None:
+            tokens = build_converter(self.config.data).transpose_tokens(tokens, tr[0], tr[1], rng)
         inputs, outputs, lengths = self.dataset.batch(indices, tokens)
         to = dict(device=self.device)
         return (
@@ -180,6 +172,17 @@ class Batches:
             torch.from_numpy(outputs).to(**to),
             torch.from_numpy(lengths).to(**to),
         )
+
+
+def step_schedule(hp: HParams, step: int, training: bool) -> dict[str, float]:
+    """The loop-owned schedules of a step, as the model's keyword arguments: KL weight beta
+    and scheduled-sampling probability (Magenta's eval mode always samples when scheduled)."""
+    return {
+        "beta": schedules.beta(step, hp.max_beta, hp.beta_rate),
+        "sampling_probability": schedules.sampling_probability(
+            step, hp.sampling_schedule, hp.sampling_rate, training
+        ),
+    }
 
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
@@ -209,7 +212,8 @@ def evaluate(
             break
         inputs, outputs, lengths = batches.get(idx)
         g = _generator(inputs.device, step_seed(seed, step, 0, 99 + b))
-        out = model(inputs, outputs, lengths, step=step, generator=g)
+        schedule = step_schedule(batches.config.hparams, step, training=False)
+        out = model(inputs, outputs, lengths, **schedule, generator=g)
         mu, _ = model.encode(inputs, lengths)
         logits = model.teacher_forced_logits(outputs, mu)
         _, correct, mask = reconstruction(logits, outputs, lengths, model.depths)
@@ -268,7 +272,7 @@ def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
             "it, or choose another --run-dir"
         )
     state = load_checkpoint(path)
-    saved = config_from_dict(state["config"])
+    saved = Config.from_dict(state["config"])
     if saved != config:
         raise TrainingError(
             f"{run_dir} holds a run of {saved.name} with other settings; resume it with the "
@@ -348,7 +352,7 @@ def _train(
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "step": step,
-                "config": config_to_dict(config),
+                "config": config.to_dict(),
                 "seed": options.seed,
                 "data": str(data_dir),
                 "torch_version": torch.__version__,
@@ -377,7 +381,8 @@ def _train(
         with torch.autocast(
             device.type, dtype=torch.bfloat16, enabled=options.bf16 and device.type == "cuda"
         ):
-            out = wrapped(inputs, outputs, lengths, step=step, generator=g)
+            schedule = step_schedule(hp, step, training=True)
+            out = wrapped(inputs, outputs, lengths, **schedule, generator=g)
         loss = out["loss"]
         if not torch.isfinite(loss):
             raise TrainingError(

@@ -61,6 +61,10 @@ class MelodyConverter(WindowConverter):
     max_tensors_per_notesequence: int | None = 5
     dedupe: bool = True
 
+    kind = "melody"
+    window_description = "monophonic melody"
+    has_melody_events = True
+
     def __post_init__(self) -> None:
         if not 0 <= self.min_pitch <= self.max_pitch <= 127:
             raise ValueError(f"bad pitch range {self.min_pitch}..{self.max_pitch}")
@@ -72,6 +76,30 @@ class MelodyConverter(WindowConverter):
     input_depth = depth
     output_depth = depth
     control_depth = 0
+
+    @property
+    def stream_depths(self) -> tuple[int, ...]:
+        return (self.depth,)
+
+    def transpose_tokens(
+        self, tokens: np.ndarray, low: int, high: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Magenta's transposition augmentation on stored windows (random_transpose_tokens)."""
+        return random_transpose_tokens(tokens, self.depth, low, high, rng)
+
+    def melody_events(self, indices: np.ndarray) -> np.ndarray:
+        return self.decode_indices(np.asarray(indices, dtype=np.int64))
+
+    def no_window_reason(self, seq: NoteSequence, model: str = "this") -> str:
+        if len(seq) and bool(seq.is_drum.all()):
+            return f"it has only drum notes, and {model} is a melody model (use a drum model)"
+        return super().no_window_reason(seq, model)
+
+    def _shape_reason(self, seq: NoteSequence) -> str:
+        """The real reason: instruments outside valid_programs, pitch range, or line shape."""
+        from musicvae.data.diagnose import explain_melody
+
+        return explain_melody(self, seq)
 
     def empty(self) -> ConverterTensors:
         return ConverterTensors.empty(self.depth, self.depth)
@@ -135,4 +163,27 @@ class MelodyConverter(WindowConverter):
         ]
 
 
-__all__ = ["MelodyConverter", "NO_EVENT", "quantize_for_bars"]
+def random_transpose_tokens(
+    tokens: np.ndarray, depth: int, low: int, high: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Training-time transposition of melody windows: tokens (N, T, 1) -> (N, T, 1).
+
+    Magenta transposes the NoteSequence by a uniform shift in [low, high] before extracting
+    melodies, deleting notes that leave the range. Stored windows cannot re-run extraction, so
+    per window we draw the shift uniformly among those that keep all its notes inside
+    [2, depth) (note-on classes): identical to Magenta's whenever no note would leave it.
+    """
+    notes = tokens[..., 0].astype(np.int64)  # (N, T)
+    is_note = notes >= 2
+    lowest = np.where(is_note, notes, depth).min(axis=1)  # (N,)
+    highest = np.where(is_note, notes, 1).max(axis=1)
+    lo = np.maximum(low, 2 - lowest)  # keep lowest >= 2
+    hi = np.minimum(high, depth - 1 - highest)
+    lo = np.minimum(lo, 0)
+    hi = np.maximum(hi, 0)
+    shift = lo + np.floor(rng.random(len(notes)) * (hi - lo + 1)).astype(np.int64)  # (N,)
+    moved = np.where(is_note, notes + shift[:, None], notes)
+    return moved[..., None].astype(np.int16)
+
+
+__all__ = ["MelodyConverter", "NO_EVENT", "quantize_for_bars", "random_transpose_tokens"]
