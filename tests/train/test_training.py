@@ -270,11 +270,14 @@ def _poison_from(monkeypatch, first_bad_step: int) -> None:
     from musicvae.models import vae
 
     real_forward = vae.MusicVAE.forward
+    training_calls = [0]  # the loop passes beta, not the step: count training steps (from 0)
 
     def poisoned(self, *args, **kwargs):
         out = real_forward(self, *args, **kwargs)
-        if kwargs.get("step", 0) >= first_bad_step:
-            out["loss"] = out["loss"] * float("nan")
+        if self.training:
+            if training_calls[0] >= first_bad_step:
+                out["loss"] = out["loss"] * float("nan")
+            training_calls[0] += 1
         return out
 
     monkeypatch.setattr(vae.MusicVAE, "forward", poisoned)
