@@ -54,6 +54,39 @@ UNREAD_HPARAMS: dict[str, object] = {
 }
 
 
+def _typed(name: str, value, default):
+    """An hparam override checked against its default's type (int, float, bool, str or a
+    tuple of ints); a ConfigError names the hparam and the value otherwise."""
+
+    def is_int(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        kind = "true or false"
+    elif isinstance(default, int):
+        if is_int(value):
+            return value
+        kind = "an integer"
+    elif isinstance(default, float):
+        if is_int(value) or isinstance(value, float):
+            return float(value)
+        kind = "a number"
+    elif isinstance(default, tuple):
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if items and all(is_int(v) for v in items):
+            return tuple(items)
+        kind = "a list of integers such as [256, 256]"
+    else:
+        if isinstance(value, str):
+            return value
+        kind = "a string"
+    raise ConfigError(f"hparam {name} must be {kind}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class HParams:
     """Model and training hparams under Magenta's names (lstm_models.get_default_hparams)."""
@@ -105,7 +138,9 @@ class HParams:
                 f"unknown hparam(s) {', '.join(unknown)}; valid: "
                 + ", ".join(f.name for f in dataclasses.fields(self))
             )
-        return dataclasses.replace(self, **changes)
+        defaults = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        checked = {name: _typed(name, value, defaults[name]) for name, value in changes.items()}
+        return dataclasses.replace(self, **checked)
 
     @staticmethod
     def parse(text: str) -> dict:

@@ -35,6 +35,7 @@ from musicvae.music.sequences import QuantizationError
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "eval")
+LOCK = ".prepare.lock"  # FolderLock(root, "prepare")
 JOURNAL = "journal.jsonl"
 MANIFEST = "manifest.json"
 
@@ -191,11 +192,27 @@ def _clean_unjournaled_shards(root: Path, records: list[dict]) -> dict[str, int]
 
 def prepare_dataset(config: Config, sources: list[Source], output: str | os.PathLike, **options):
     """Builds (or resumes) a dataset; returns its manifest. The folder is locked meanwhile: a
-    second `prepare` on it refuses (FolderBusyError) until the first ends or dies."""
+    second `prepare` on it refuses (FolderBusyError) until the first ends or dies.
+
+    `output` must be new, empty, or a dataset of the same settings (which is resumed): a
+    folder holding other files is refused, and a run that fails before writing anything
+    leaves no folder behind (musicvae.outputs)."""
+    from musicvae.outputs import MARKER, OutputError, check_writable, output_folder
+
     root = Path(output)
-    root.mkdir(parents=True, exist_ok=True)
-    with FolderLock(root, "prepare"):
-        return _prepare_dataset(config, sources, output, **options)
+    held = {p.name for p in root.iterdir()} - {LOCK, MARKER} if root.is_dir() else set()
+    if root.is_dir() and ("settings.json" in held or (not held and (root / LOCK).exists())):
+        check_writable(root)  # a dataset (resumed), or one whose prepare holds or left a lock
+        with FolderLock(root, "prepare"):
+            return _prepare_dataset(config, sources, output, **options)
+    if held:
+        raise OutputError(
+            f"--output {root} holds files but no dataset (no settings.json); choose an empty "
+            "or new folder"
+        )
+    with output_folder(root, overwrite=False, command="prepare"):
+        with FolderLock(root, "prepare"):
+            return _prepare_dataset(config, sources, output, **options)
 
 
 def _prepare_dataset(

@@ -193,8 +193,17 @@ def run_convert(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
-    """The `convert` command: one .npz per input with windows, plus report.json. Returns it."""
+    """The `convert` command: one .npz per input with windows, plus report.json. Returns it.
+    `output` must be new or empty, or hold an earlier run and `overwrite` (musicvae.outputs)."""
+    from musicvae.outputs import output_folder
+
+    with output_folder(output, overwrite=overwrite, command="convert"):
+        return _run_convert(config, inputs, output, all_windows, seed, workers, progress)
+
+
+def _run_convert(config, inputs, output, all_windows, seed, workers, progress) -> dict:
     from tqdm import tqdm
 
     start = time.perf_counter()

@@ -132,12 +132,14 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
 
 
 def _device(name: str, local_rank: int) -> torch.device:
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainingError("--device cuda was asked for, but no CUDA GPU is available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
+    """--device -> torch.device (an absent one: DeviceError naming those that exist); under
+    torchrun a plain `cuda` is the process's local GPU."""
+    from musicvae.devices import resolve_device
+
+    device = resolve_device(name, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def step_seed(seed: int, step: int, rank: int, stream: int) -> int:
@@ -330,7 +332,9 @@ def _train(
         start = int(state["step"])
         log.info("resumed %s at step %d", run_dir, start)
     if d.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from musicvae.outputs import check_writable
+
+        check_writable(run_dir, "--run-dir")
     wrapped = model
     if d.world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
