@@ -73,13 +73,24 @@ class TrainedModel:
         device: str | torch.device = "cpu",
         batch_size: int = 256,
     ):
+        from musicvae.devices import resolve_device
+
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.config = config
         self.batch_size = batch_size
         self.attribute_vectors: dict[str, np.ndarray] = {}
+        self.source: str | None = None  # the model folder or run it was loaded from
+
+    def __repr__(self) -> str:
+        where = f", source={self.source!r}" if self.source else ""
+        return (
+            f"TrainedModel({self.config.name!r}, kind={self.config.data.kind!r}, "
+            f"bars={self.config.data.slice_bars}, z_size={self.z_size}, "
+            f"device={str(self.device)!r}{where})"
+        )
 
     @classmethod
     def load(
@@ -92,10 +103,32 @@ class TrainedModel:
         """From a model folder (`musicvae import-magenta` writes one) or a training run.
         `any_program`: a melody model reads melodies on every non-drum instrument of its
         inputs (default: its config's rule; Magenta's 2-bar models read programs 0-31)."""
+        from musicvae.devices import resolve_device
+
+        device = resolve_device(device)  # an absent device fails before the weights load
         model, config = load_model_dir(path, device)
         if any_program:
             config = with_any_program(config)
-        return cls(model, config, device, batch_size)
+        trained = cls(model, config, device, batch_size)
+        trained.source = str(path)
+        return trained
+
+    @classmethod
+    def bundled(
+        cls, device: str | torch.device = "cpu", batch_size: int = 256, any_program: bool = False
+    ) -> TrainedModel:
+        """The folk 2-bar melody model that ships with the package (folk-mel_2bar)."""
+        from musicvae.inference.bundled import bundled_model_dir
+
+        return cls.load(bundled_model_dir(), device, batch_size, any_program)
+
+    def with_any_program(self) -> TrainedModel:
+        """This model reading melodies on every non-drum program (melody models only)."""
+        config = with_any_program(self.config)
+        other = TrainedModel(self.model, config, self.device, self.batch_size)
+        other.source = self.source
+        other.attribute_vectors = dict(self.attribute_vectors)
+        return other
 
     # ------------------------------------------------------------ sizes
 
