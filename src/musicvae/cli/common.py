@@ -19,6 +19,22 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default: "(default: X)" unless the help text already says it;
+    flags (store_true) and options without a default say nothing more."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        if not action.option_strings or action.nargs == 0:
+            return text
+        default = action.default
+        if isinstance(default, (list, tuple)):
+            default = " ".join(str(x) for x in default)
+        return f"{text} (default: {default})" if text else f"default: {default}"
+
+
 def workers(value: str | None) -> int:
     """--workers, or every core."""
     return int(value) if value else max(1, (os.cpu_count() or 1))
