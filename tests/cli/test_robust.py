@@ -293,6 +293,34 @@ def test_progress_bars_only_when_asked_or_on_a_terminal(capsys, model_dir, tmp_p
     assert done.returncode == 0 and "write MIDI" not in done.stderr and "it/s" not in done.stderr
 
 
+def test_progress_bars_show_on_a_terminal(model_dir, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()  # stderr is a terminal, as in an interactive shell
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    argv = command(
+        "sample", "--model", model_dir, "--n", 3, "--no-audio", "--output", tmp_path / "t"
+    )
+    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=300)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"write MIDI" in b"".join(chunks)
+
+
 def test_audio_renders_many_files_in_parallel_workers(tmp_path):
     from musicvae.render import audio_available, render_many
 
