@@ -54,37 +54,38 @@ UNREAD_HPARAMS: dict[str, object] = {
 }
 
 
-def _typed(name: str, value, default):
-    """An hparam override checked against its default's type (int, float, bool, str or a
-    tuple of ints); a ConfigError names the hparam and the value otherwise."""
+def _typed(name: str, value, kind: str):
+    """An hparam override checked against its declared type `kind` (the field's annotation:
+    int, float, bool, a tuple of ints, or a string); a ConfigError names the hparam and the
+    value otherwise."""
 
     def is_int(v) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
 
-    if isinstance(default, bool):
+    if kind == "bool":
         if isinstance(value, bool):
             return value
         if str(value).lower() in ("true", "false"):
             return str(value).lower() == "true"
-        kind = "true or false"
-    elif isinstance(default, int):
+        wanted = "true or false"
+    elif kind == "int":
         if is_int(value):
             return value
-        kind = "an integer"
-    elif isinstance(default, float):
+        wanted = "an integer"
+    elif kind == "float":
         if is_int(value) or isinstance(value, float):
             return float(value)
-        kind = "a number"
-    elif isinstance(default, tuple):
+        wanted = "a number"
+    elif kind.startswith("tuple"):
         items = value if isinstance(value, (tuple, list)) else (value,)
         if items and all(is_int(v) for v in items):
             return tuple(items)
-        kind = "a list of integers such as [256, 256]"
+        wanted = "a list of integers such as [256, 256]"
     else:
         if isinstance(value, str):
             return value
-        kind = "a string"
-    raise ConfigError(f"hparam {name} must be {kind}, got {value!r}")
+        wanted = "a string"
+    raise ConfigError(f"hparam {name} must be {wanted}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,8 @@ class HParams:
                 f"unknown hparam(s) {', '.join(unknown)}; valid: "
                 + ", ".join(f.name for f in dataclasses.fields(self))
             )
-        defaults = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        checked = {name: _typed(name, value, defaults[name]) for name, value in changes.items()}
+        kinds = {f.name: str(f.type) for f in dataclasses.fields(self)}
+        checked = {name: _typed(name, value, kinds[name]) for name, value in changes.items()}
         return dataclasses.replace(self, **checked)
 
     @staticmethod

@@ -407,6 +407,11 @@ def test_python_api_names_and_reprs(tmp_path):
     text = repr(seq)
     assert text.startswith(f"NoteSequence({len(seq)} notes") and "120 qpm" in text
     assert "array(" not in text
+    windows = model.windows(str(FOLK[1]))
+    assert repr(windows) == (
+        f"ConverterTensors({len(windows)} windows, inputs [{len(windows)}, 32, 90], "
+        f"outputs [{len(windows)}, 32, 90], controls [{len(windows)}, 32, 0])"
+    )
 
 
 def test_pretty_midi_objects_are_accepted_as_inputs(tmp_path):
@@ -506,6 +511,8 @@ def test_sigterm_exits_143_and_sigint_130_outside_training(model_dir, tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # a shell's background job ignores SIGINT, and Python keeps it ignored: undo that
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         for _ in range(600):  # until the work has begun (the marker file is written)
             if (out / MARKER).exists() or proc.poll() is not None:

@@ -31,6 +31,12 @@ class ConverterTensors:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def __repr__(self) -> str:
+        return (
+            f"ConverterTensors({len(self)} windows, inputs {list(self.inputs.shape)}, "
+            f"outputs {list(self.outputs.shape)}, controls {list(self.controls.shape)})"
+        )
+
     @classmethod
     def empty(cls, input_depth: int, output_depth: int, control_depth: int = 0):
         return cls(
