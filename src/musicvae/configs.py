@@ -32,6 +32,7 @@ class DataConfig:
     min_pitch: int = 21
     max_pitch: int = 108
     valid_programs: tuple[int, int] | None = None  # [lo, hi)
+    any_program: bool = False  # melody: read every non-drum program (see with_any_program)
     roll_input: bool = False
     max_tensors_per_notesequence: int = 5
     transpose_range: tuple[int, int] | None = None  # augmentation, inclusive
@@ -51,6 +52,40 @@ UNREAD_HPARAMS: dict[str, object] = {
     "conditional": True,
     "control_preprocessing_rnn_size": (256,),
 }
+
+
+def _typed(name: str, value, kind: str):
+    """An hparam override checked against its declared type `kind` (the field's annotation:
+    int, float, bool, a tuple of ints, or a string); a ConfigError names the hparam and the
+    value otherwise."""
+
+    def is_int(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        wanted = "true or false"
+    elif kind == "int":
+        if is_int(value):
+            return value
+        wanted = "an integer"
+    elif kind == "float":
+        if is_int(value) or isinstance(value, float):
+            return float(value)
+        wanted = "a number"
+    elif kind.startswith("tuple"):
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if items and all(is_int(v) for v in items):
+            return tuple(items)
+        wanted = "a list of integers such as [256, 256]"
+    else:
+        if isinstance(value, str):
+            return value
+        wanted = "a string"
+    raise ConfigError(f"hparam {name} must be {wanted}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -104,7 +139,9 @@ class HParams:
                 f"unknown hparam(s) {', '.join(unknown)}; valid: "
                 + ", ".join(f.name for f in dataclasses.fields(self))
             )
-        return dataclasses.replace(self, **changes)
+        kinds = {f.name: str(f.type) for f in dataclasses.fields(self)}
+        checked = {name: _typed(name, value, kinds[name]) for name, value in changes.items()}
+        return dataclasses.replace(self, **checked)
 
     @staticmethod
     def parse(text: str) -> dict:
@@ -375,6 +412,19 @@ def _configs() -> dict[str, Config]:
 
 
 CONFIG_MAP: dict[str, Config] = _configs()
+
+
+def with_any_program(config: Config) -> Config:
+    """`config` reading melodies on every non-drum program (violin, flute, synth lead, ...).
+
+    Magenta's 2-bar melody configs read programs 0-31 only (its 16-bar ones read them all);
+    that stays the default for parity, and this is the opt-in (`--any-program`).
+    """
+    if config.data.kind != "melody":
+        raise ConfigError(
+            f"any_program applies to melody configs; {config.name} is a {config.data.kind} config"
+        )
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, any_program=True))
 
 
 def get_config(name: str) -> Config:

@@ -91,7 +91,9 @@ def test_outputs_are_midi_piano_roll_and_audio_when_available(capsys, model_dir,
         audio=True,
     )
     assert code == 0
-    files = sorted(p.name for p in tmp_path.iterdir())
+    files = sorted(
+        p.name for p in tmp_path.iterdir() if not p.name.startswith(".")
+    )  # the run marker is hidden
     if audio_available()[0]:
         assert files == ["sample_000.mid", "sample_000.png", "sample_000.wav"]
         assert "sample_000.wav" in out
@@ -212,16 +214,6 @@ def _bad_files(folder: Path) -> dict[str, Path]:
 
 BAD = {
     "missing model": (["sample", "--model", "{tmp}/nowhere"], "no model at"),
-    "no melody": (["encode", "{short}"], r"short.mid: no window: no monophonic melody spanning"),
-    "drum file": (["reconstruct", "{drums}"], r"drums.mid: no window: it has only drum notes"),
-    "several windows": (
-        ["encode", str(FOLK[0])],
-        r"46 windows of 2 bars; choose one with --window K \(0..45\) or take all with --all-win",
-    ),
-    "window range": (
-        ["encode", str(FOLK[1]), "--window", "19"],
-        r"--window 19 is out of range 0..18",
-    ),
     "n zero": (["sample", "--n", "0"], r"n must be in 1..10000, got 0"),
     "n huge": (["sample", "--n", "100000000"], r"n must be in 1..10000"),
     "steps one": (["interpolate", "{short}", "{short}", "--steps", "1"], r"num_steps must be in 2"),
@@ -239,12 +231,8 @@ BAD = {
         ],
         r"num_steps must be in 2..10000",
     ),
-    "unwritable": (["sample", "--output", "{tmp}/blocker/out"], r"cannot write to output folder"),
+    "unwritable": (["sample", "--output", "{tmp}/blocker/out"], r"cannot write to --output"),
     "negative temperature": (["sample", "--temperature", "-1"], r"temperature must be None, 0"),
-    "unknown attribute": (
-        ["attributes", "apply", "--vectors", "{tmp}/v.npz", "--attribute", "loud", "{short}"],
-        r"unknown attribute 'loud'",
-    ),
     "missing vectors": (
         [
             "attributes",
@@ -279,6 +267,43 @@ def test_bad_input_exits_2_with_one_line(case, capsys, model_dir, tmp_path):
     assert re.search(message, err), err
 
 
+# An input that fails in reconstruct/encode is a per-file error (issue 8, item 1): reported on
+# stderr and in report.json; exit 1 when no input worked.
+FAILED_INPUT = {
+    "no melody": (["encode", "{short}"], r"short.mid: no window: no monophonic melody spanning"),
+    "drum file": (["reconstruct", "{drums}"], r"drums.mid: no window: it has only drum notes"),
+    "several windows": (
+        ["encode", str(FOLK[0])],
+        r"46 windows of 2 bars \(K=0 bars 36-37, .*\); choose one with --window K \(or take all",
+    ),
+    "window range": (
+        ["encode", str(FOLK[1]), "--window", "19"],
+        r"--window 19 is out of range 0..18",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FAILED_INPUT))
+def test_a_failed_input_is_reported_and_exits_1(case, capsys, model_dir, tmp_path):
+    argv, message = FAILED_INPUT[case]
+    files = {**_bad_files(tmp_path), "tmp": tmp_path}
+    argv = [a.format(**files) for a in argv]
+    argv += ["--model", str(model_dir), "--output", str(tmp_path / "out")]
+    code, _, err = run(capsys, *argv)
+    assert code == 1
+    assert re.search(message, err), err
+    assert "error: no input worked" in err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert re.search(message, report["files"][0]["error"])
+
+
+def test_unknown_attribute_is_a_usage_error_listing_the_choices(capsys, model_dir):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["attributes", "apply", "x.mid", "--attribute", "loud"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'loud' (choose from 'c_diatonic'" in capsys.readouterr().err
+
+
 def test_console_script(model_dir, tmp_path):
     script = Path(sys.executable).parent / "musicvae"
     if not script.exists():
@@ -310,5 +335,9 @@ def test_without_fluidsynth_a_note_says_how_to_get_audio(capsys, model_dir, tmp_
     code, out, _ = run(
         capsys, "sample", "--model", model_dir, "--n", 2, "--output", tmp_path, audio=True
     )
-    assert code == 0 and sorted(p.suffix for p in tmp_path.iterdir()) == [".mid"] * 2 + [".png"] * 2
+    assert (
+        code == 0
+        and sorted(p.suffix for p in tmp_path.iterdir() if p.suffix != ".json")
+        == [".mid"] * 2 + [".png"] * 2
+    )
     assert out.count("note: no WAVs: no FluidSynth: apt install it") == 1

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -13,9 +17,10 @@ from musicvae.cli import main
 from musicvae.configs import get_config
 from musicvae.data import prepare
 from musicvae.data.converters import build_converter
+from musicvae.data.lock import FolderBusyError, FolderLock
 from musicvae.data.windows import find_midi_files
 from musicvae.music.midi_io import read_midi
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 
 CORPUS = FIXTURES / "golden" / "corpus"
 
@@ -195,3 +200,58 @@ def test_prepare_cli_reports_and_fails_on_empty_input(tmp_path, corpus, capsys):
     assert "no MIDI files" in capsys.readouterr().err
     with pytest.raises(ValueError, match="i/N"):
         prepare.parse_shard("2of3")
+
+
+# ------------------------------------------------------------------ one prepare per folder
+
+
+def _prepare_in_subprocess(corpus, out):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "musicvae", "prepare", "--config", "cat-mel_2bar_small"]
+    cmd += ["--input", str(corpus), "--output", str(out), "--workers", "1", "--quiet"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_second_prepare_on_the_same_folder_refuses(corpus, tmp_path):
+    out = tmp_path / "ds"
+    out.mkdir()
+    with FolderLock(out, "prepare"):  # this process is a prepare in progress
+        second = _prepare_in_subprocess(corpus, out)
+        assert second.returncode == 2
+        assert f"in use by another `prepare` (process {os.getpid()}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert sorted(p.name for p in out.iterdir()) == [".prepare.lock"]  # nothing written
+    assert not (out / ".prepare.lock").exists()
+    assert _prepare_in_subprocess(corpus, out).returncode == 0  # free again
+
+
+def test_a_lock_left_by_a_dead_process_does_not_stick(corpus, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is now free
+    out = tmp_path / "ds"
+    out.mkdir()
+    lock = out / ".prepare.lock"
+    lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    manifest = prepare.prepare_dataset(
+        get_config("cat-mel_2bar_small"), find_midi_files([corpus]), out, progress=False
+    )
+    assert manifest["counts"]["windows"]["train"] > 0
+    assert not lock.exists()
+
+
+def test_a_lock_of_a_live_process_is_respected(corpus, tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out = tmp_path / "ds"
+        out.mkdir()
+        (out / ".prepare.lock").write_text(
+            json.dumps({"pid": sleeper.pid, "host": socket.gethostname()})
+        )
+        with pytest.raises(FolderBusyError, match=f"process {sleeper.pid}"):
+            prepare.prepare_dataset(
+                get_config("cat-mel_2bar_small"), find_midi_files([corpus]), out, progress=False
+            )
+        assert not (out / "journal.jsonl").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from musicvae.cli import main
+from musicvae.data.windows import load_windows
 from musicvae.music.midi_io import write_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo, TimeSignature
 from tests.conftest import FIXTURES
+from tests.data.converters.test_golden_parity import same_windows
 
 GOOD = FIXTURES / "golden" / "corpus" / "folk" / "airds" / "book2_0108_X0309.mid"
 GOLDEN = FIXTURES / "golden" / "tensors" / "cat-mel_2bar_small" / "folk" / "airds"
@@ -113,8 +115,9 @@ def test_bad_inputs_are_reported_and_good_files_still_convert(tmp_path, capsys):
     assert "error" in entries["type2.mid"] or "windows" in entries["type2.mid"]
     golden = np.load(GOLDEN / "book2_0108_X0309.mid.npz")
     assert entries["good.mid"]["windows"] == len(golden["lengths"]) == 46
-    saved = np.load(out / "good.npz")
-    assert saved["outputs"].shape == (46, 32, 90) and saved["lengths"].tolist() == [32] * 46
+    saved = load_windows(out / "good.npz")  # class indices expanded back to one-hot
+    assert saved.outputs.shape == (46, 32, 90) and saved.lengths.tolist() == [32] * 46
+    assert same_windows(saved, golden)  # Magenta's windows, expanded from class indices
     assert not (out / "no_notes.npz").exists()
     printed = capsys.readouterr().out
     assert "failed: random.mid" in printed
@@ -165,11 +168,11 @@ def test_training_mode_caps_windows_per_file_deterministically(tmp_path):
     assert main(args + ["--output", str(tmp_path / "a")]) == 0
     assert main(args + ["--output", str(tmp_path / "b")]) == 0
     a, b = (
-        np.load(tmp_path / "a" / "book2_0108_X0309.npz"),
-        np.load(tmp_path / "b" / "book2_0108_X0309.npz"),
+        load_windows(tmp_path / "a" / "book2_0108_X0309.npz"),
+        load_windows(tmp_path / "b" / "book2_0108_X0309.npz"),
     )
-    assert len(a["lengths"]) == 5  # max_tensors_per_notesequence
-    assert np.array_equal(a["outputs"], b["outputs"])
+    assert len(a.lengths) == 5  # max_tensors_per_notesequence
+    assert np.array_equal(a.outputs, b.outputs)
 
 
 @pytest.mark.parametrize("config", ["cat-drums_2bar_small", "hierdec-trio_16bar"])
@@ -190,6 +193,15 @@ def test_convert_other_converters_write_their_depths(tmp_path, config):
         )
         == 0
     )
-    saved = np.load(tmp_path / "mma__examples__after__after.npz")
+    path = tmp_path / "mma__examples__after__after.npz"
+    name = "mma__examples__after__after.mid.npz"
+    saved = load_windows(path)
     expected = {"cat-drums_2bar_small": (10, 512), "hierdec-trio_16bar": (692, 692)}[config]
-    assert (saved["inputs"].shape[-1], saved["outputs"].shape[-1]) == expected
+    assert (saved.inputs.shape[-1], saved.outputs.shape[-1]) == expected
+    golden = np.load(FIXTURES / "golden" / "tensors" / config / "multitrack" / "mma" / name)
+    assert same_windows(saved, golden)
+    # Stored as class indices: far below the one-hot bytes (issue 8, item 12).
+    one_hot_bytes = saved.inputs.size + saved.outputs.size
+    assert path.stat().st_size < one_hot_bytes / 100
+    with np.load(path) as raw:
+        assert raw["tokens"].dtype == np.int16 and "outputs" not in raw

@@ -248,3 +248,22 @@ def test_recommended_temperature_without_an_evaluated_card(tmp_path):
     card = {"evaluation": {"realism": {"recommended_temperature": {"value": 0.6}}}}
     (tmp_path / "card.json").write_text(json.dumps(card))
     assert recommended_temperature(tmp_path) == 0.6
+
+
+def test_second_run_into_the_same_output_needs_overwrite(capsys, model_dir, dataset, tmp_path):
+    argv = ("evaluate", "--model", model_dir, "--data", dataset, "--output", tmp_path / "ev")
+    argv += ("--samples", "4", "--max-windows", "8", "--no-plots")
+    assert run(capsys, *argv)[0] == 0
+    first = (tmp_path / "ev" / "metrics.json").read_text()
+    line = _one_line_error(capsys, *argv)
+    assert "--overwrite" in line
+    assert (tmp_path / "ev" / "metrics.json").read_text() == first  # the earlier run is kept
+    assert run(capsys, *argv, "--overwrite")[0] == 0
+
+
+def test_bad_data_leaves_no_output_folder(capsys, model_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "new" / "ev"
+    _one_line_error(capsys, "evaluate", "--model", model_dir, "--data", tmp_path / "empty",
+                    "--output", out)  # fmt: skip
+    assert not (tmp_path / "new").exists()

@@ -59,7 +59,10 @@ def test_reconstruct_counts_windows_per_input(model, tmp_path):
 
 
 def test_errors_are_one_line_value_errors(model, tmp_path):
-    with pytest.raises(ValueError, match="windows of 2 bars; choose one with --window"):
-        generate.encode(model=model, inputs=[FOLK[0]], output=tmp_path)
+    # A batch command reports an input's error and goes on (issue 8, item 1).
+    result = generate.encode(model=model, inputs=[FOLK[0]], output=tmp_path / "codes")
+    assert len(result.z) == 0 and len(result.failed) == 1
+    assert "windows of 2 bars" in result.failed[0][1]
+    assert "choose one with --window K" in result.failed[0][1]
     with pytest.raises(ValueError, match="unknown attribute"):
         generate.apply_attribute(model=model, input=FOLK[0], attribute="loudness", output=tmp_path)

@@ -24,16 +24,19 @@ def export_magenta_js(
 ) -> dict:
     """Write config.json, weights_manifest.json and shards; returns a report whose
     `warnings` say what magenta.js's MusicVAE loader cannot run of this model."""
+    from musicvae.outputs import output_folder
+
     output = Path(output)
-    if (output / MANIFEST).exists():
-        if not overwrite:
-            raise CheckpointError(f"{output} already holds a magenta.js checkpoint")
-        for old in output.glob("group*-shard*"):
-            old.unlink()
+    if (output / MANIFEST).exists() and not overwrite:
+        raise CheckpointError(
+            f"{output} already holds a magenta.js checkpoint; pass --overwrite to replace it, "
+            "or choose another --output"
+        )
     model, config = load_model_dir(model_dir)
-    variables = export_magenta_variables(model)
-    spec = musicvae_spec(config, config.to_dict())
-    manifest = write_magenta_js(variables, output, spec, quantize)
+    with output_folder(output, overwrite=overwrite, command="export-magenta-js", ours=(MANIFEST,)):
+        variables = export_magenta_variables(model)
+        spec = musicvae_spec(config, config.to_dict())
+        manifest = write_magenta_js(variables, output, spec, quantize)
     paths = [output / p for group in manifest for p in group["paths"]]
     report = {
         "output": str(output),

@@ -220,13 +220,19 @@ def import_magenta(
     fp16: bool = False,
 ) -> dict:
     """Import, verify on a random batch, and save a model folder; returns the report."""
+    from musicvae.outputs import output_folder
+
     output = Path(output)
     if (output / WEIGHTS).exists() and not overwrite:
-        raise CheckpointError(f"{output} already holds a model; choose another --output")
-    model, chosen, report = import_checkpoint(source, config, hparams)
-    report["verification"] = verify_model(model, chosen)
-    card = {"imported_from": {k: v for k, v in report.items() if k != "parameters"}}
-    save_model_dir(model, chosen, output, card, torch.float16 if fp16 else torch.float32)
+        raise CheckpointError(
+            f"{output} already holds a model; pass --overwrite to replace it, or choose another "
+            "--output"
+        )
+    with output_folder(output, overwrite=overwrite, command="import-magenta", ours=(WEIGHTS,)):
+        model, chosen, report = import_checkpoint(source, config, hparams)
+        report["verification"] = verify_model(model, chosen)
+        card = {"imported_from": {k: v for k, v in report.items() if k != "parameters"}}
+        save_model_dir(model, chosen, output, card, torch.float16 if fp16 else torch.float32)
     report["output"] = str(output)
     log.info("imported %s as %s into %s", report["source"], chosen.name, output)
     return report

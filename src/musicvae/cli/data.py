@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from musicvae.cli.common import Command, workers
+from musicvae.cli.common import Command, add_any_program, config_of, workers
 
 
 def add_configs(p: argparse.ArgumentParser) -> None:
@@ -29,7 +29,12 @@ def run_configs(args) -> int:
 def add_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=".mid/.midi files or folders")
     p.add_argument("--config", required=True, help="config name (see `musicvae configs`)")
-    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--output", required=True, help="output folder, new or empty")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run's files in --output (default: refuse a non-empty output)",
+    )
     p.add_argument(
         "--all-windows",
         action="store_true",
@@ -37,15 +42,15 @@ def add_convert(p: argparse.ArgumentParser) -> None:
         "a training sample of at most max_tensors_per_notesequence windows per file",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the training sample")
+    add_any_program(p)
     p.add_argument("--workers", help="parallel processes (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_convert(args) -> int:
-    from musicvae.configs import get_config
     from musicvae.data.windows import run_convert as convert
 
-    config = get_config(args.config)
+    config = config_of(args.config, args.any_program)
     report = convert(
         config,
         args.inputs,
@@ -54,6 +59,7 @@ def run_convert(args) -> int:
         seed=args.seed,
         workers=workers(args.workers),
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     t = report["totals"]
     print(
@@ -78,7 +84,11 @@ def add_prepare(p: argparse.ArgumentParser) -> None:
         nargs="+",
         help="MIDI folders/files, or the built-in corpus: folk (all) or folk:N (N tunes)",
     )
-    p.add_argument("--output", required=True, help="dataset folder (resumed if it exists)")
+    p.add_argument(
+        "--output",
+        required=True,
+        help="dataset folder: new, empty, or a dataset of the same settings (resumed)",
+    )
     p.add_argument("--workers", help="parallel processes (default: all cores)")
     p.add_argument("--eval-fraction", type=float, default=0.1, help="share of files for eval")
     p.add_argument("--max-windows-per-file", type=int, help="cap windows per file (default: all)")
@@ -89,6 +99,7 @@ def add_prepare(p: argparse.ArgumentParser) -> None:
         help="built-in folk corpus only: re-bar 2/4 tunes as 4/4 (about 50%% more windows; "
         "Magenta's rules, which skip 2/4, stay the default)",
     )
+    add_any_program(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -107,10 +118,9 @@ def _print_manifest(manifest: dict, output: str) -> None:
 
 
 def run_prepare(args) -> int:
-    from musicvae.configs import get_config
     from musicvae.data.prepare import prepare
 
-    config = get_config(args.config)
+    config = config_of(args.config, args.any_program)
     manifest = prepare(
         config,
         args.input,
@@ -130,6 +140,30 @@ def run_prepare(args) -> int:
     return 0
 
 
+def add_windows(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE.mid", help="a MIDI file")
+    p.add_argument("--config", required=True, help="config name (see `musicvae configs`)")
+    add_any_program(p)
+
+
+def run_windows(args) -> int:
+    from musicvae.data.listing import file_windows
+
+    config = config_of(args.config, args.any_program)
+    infos, reason = file_windows(args.file, config)
+    if not infos:
+        print(f"error: {args.file}: no window: {reason}", file=sys.stderr)
+        return 1
+    bars = config.data.slice_bars
+    print(f"{args.file}: {len(infos)} windows of {bars} bars for {config.name}")
+    print(f"  {'K':>3s}  {'bars':>9s}  {'notes':>5s}  tracks")
+    for w in infos:
+        span = f"{w.first_bar}-{w.last_bar}"
+        print(f"  {w.index:3d}  {span:>9s}  {w.notes:5d}  {', '.join(w.tracks)}")
+    print("choose one with --window K (encode, attributes apply) or --start-window K")
+    return 0
+
+
 COMMANDS = [
     Command("configs", "list the registered configs", add_configs, run_configs),
     Command(
@@ -143,5 +177,11 @@ COMMANDS = [
         "build a training dataset (sharded, resumable, parallel)",
         add_prepare,
         run_prepare,
+    ),
+    Command(
+        "windows",
+        "list a MIDI file's windows for a config: bars, tracks, notes (the K of --window K)",
+        add_windows,
+        run_windows,
     ),
 ]

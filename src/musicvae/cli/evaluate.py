@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from musicvae.cli.common import Command
+from musicvae.cli.common import Command, add_any_program
 
 
 def add_evaluate(p: argparse.ArgumentParser) -> None:
@@ -37,6 +37,10 @@ def add_evaluate(p: argparse.ArgumentParser) -> None:
         help="also write the metrics into the model folder's card.json and README.md",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N) (default: cpu)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run's files in --output"
+    )
+    add_any_program(p)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -59,6 +63,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         max_windows=args.max_windows,
         make_plots=not args.no_plots,
         device=args.device,
+        any_program=args.any_program,
+        overwrite=args.overwrite,
     )
     for line in summary_lines(result.metrics):
         print(line)

@@ -4,8 +4,19 @@ print what was written."""
 from __future__ import annotations
 
 import argparse
+import sys
 
-from musicvae.cli.common import Command
+from musicvae.cli.common import Command, add_any_program
+
+# musicvae.inference.attributes.ATTRIBUTES, named here so that --help imports no torch (a test
+# keeps the two equal).
+ATTRIBUTE_NAMES = (
+    "c_diatonic",
+    "note_density",
+    "average_interval",
+    "syncopation_16th",
+    "syncopation_8th",
+)
 
 # ------------------------------------------------------------------ options
 
@@ -15,14 +26,28 @@ def _model_options(p: argparse.ArgumentParser, output: str | None, audio: bool =
         "--model",
         help="model folder or training run (default: the bundled folk 2-bar melody model)",
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or gpu")
     if output is not None:
-        p.add_argument("--output", default=output, help=f"output folder (default: {output})")
+        p.add_argument(
+            "--output",
+            default=output,
+            help=f"output folder, new or empty (default: {output})",
+        )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run's files in --output (default: refuse a non-empty output)",
+    )
     if audio:
         p.add_argument(
             "--no-audio", action="store_true", help="MIDI and piano rolls only (no WAVs)"
         )
     p.add_argument("--seed", type=int, help="makes the run reproducible (default: a fresh one)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (default: on a terminal)")
+
+
+def _qpm_option(p: argparse.ArgumentParser, default_text: str) -> None:
+    p.add_argument("--qpm", type=float, help=f"tempo of the outputs (default: {default_text})")
 
 
 def _temperature_option(p: argparse.ArgumentParser, default: float | None) -> None:
@@ -34,7 +59,11 @@ def _temperature_option(p: argparse.ArgumentParser, default: float | None) -> No
 
 def _common(args) -> dict:
     """The keyword arguments every generation function takes from the model options."""
-    return dict(model=args.model, device=args.device, seed=args.seed)
+    common = dict(model=args.model, device=args.device, seed=args.seed)
+    if hasattr(args, "overwrite"):
+        common["overwrite"] = args.overwrite
+    common["progress"] = False if args.quiet else None  # None: bars on a terminal only
+    return common
 
 
 # ------------------------------------------------------------------ printing
@@ -43,8 +72,29 @@ def _common(args) -> dict:
 def _print_files(result) -> None:
     for files in result.files:
         print("  " + "  ".join(str(p) for p in files.values()))
+    _print_notes(result)
+
+
+def _print_notes(result) -> None:
     if result.audio_missing:
         print(f"note: no WAVs: {result.audio_missing}")
+    if result.skipped:
+        shown = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
+        print(f"note: {len(result.skipped)} all-rest results not written ({shown})")
+
+
+def _print_failed(result) -> int:
+    """Prints each input that failed; exit code 0 when at least one worked, else 1."""
+    for path, error in result.failed:
+        line = error if error.startswith(path) else f"{path}: {error}"
+        print(f"failed: {line}", file=sys.stderr)
+    if result.report is not None:
+        print(f"report: {result.report}")
+    worked = len(getattr(result, "windows", None) or []) or len(getattr(result, "z", []))
+    if not worked:
+        print("error: no input worked (see report.json)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _print_seed(result) -> None:
@@ -66,6 +116,7 @@ def add_sample(p: argparse.ArgumentParser) -> None:
     _temperature_option(p, 0.5)
     p.add_argument("--length", type=int, help="steps to decode (default: the config's window)")
     p.add_argument("--same-z", action="store_true", help="one code for all samples")
+    _qpm_option(p, "120")
     _model_options(p, "musicvae-sample")
 
 
@@ -78,6 +129,7 @@ def run_sample(args) -> int:
         temperature=args.temperature,
         length=args.length,
         same_z=args.same_z,
+        qpm=args.qpm,
         audio=not args.no_audio,
         **_common(args),
     )
@@ -91,13 +143,21 @@ def run_sample(args) -> int:
 
 
 def add_interpolate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("start", metavar="A.mid")
-    p.add_argument("end", metavar="B.mid")
+    p.add_argument("start", metavar="A.mid", help="start: a MIDI file")
+    p.add_argument("end", metavar="B.mid", help="end: a MIDI file")
     p.add_argument("--steps", type=int, default=8, help="sequences, ends included (2..10000)")
-    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
-    p.add_argument("--start-window", type=int, help="window of A when it has several")
-    p.add_argument("--end-window", type=int, help="window of B when it has several")
+    p.add_argument(
+        "--method", choices=("slerp", "lerp"), default="slerp", help="path in latent space"
+    )
+    p.add_argument(
+        "--start-window",
+        type=int,
+        help="window K of A when it has several (`musicvae windows A.mid` lists them)",
+    )
+    p.add_argument("--end-window", type=int, help="window K of B when it has several")
     _temperature_option(p, None)
+    _qpm_option(p, "the tempo of A, else 120")
+    add_any_program(p)
     _model_options(p, "musicvae-interpolate")
 
 
@@ -113,6 +173,8 @@ def run_interpolate(args) -> int:
         start_window=args.start_window,
         end_window=args.end_window,
         temperature=args.temperature,
+        qpm=args.qpm,
+        any_program=args.any_program,
         audio=not args.no_audio,
         **_common(args),
     )
@@ -126,8 +188,12 @@ def run_interpolate(args) -> int:
 
 
 def add_reconstruct(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT.mid")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help=".mid/.midi files or folders (recursive)"
+    )
     _temperature_option(p, None)
+    _qpm_option(p, "each input's tempo, else 120")
+    add_any_program(p)
     _model_options(p, "musicvae-reconstruct")
 
 
@@ -138,25 +204,27 @@ def run_reconstruct(args) -> int:
         inputs=args.inputs,
         output=args.output,
         temperature=args.temperature,
+        qpm=args.qpm,
+        any_program=args.any_program,
         audio=not args.no_audio,
         **_common(args),
     )
-    done = 0
     for path, count in result.windows:
         print(f"{path}: {count} windows reconstructed in {result.folder}")
-        for files in result.files[done : done + 2 * count]:
-            print("  " + "  ".join(str(p) for p in files.values()))
-        done += 2 * count
-    if result.audio_missing:
-        print(f"note: no WAVs: {result.audio_missing}")
+    for files in result.files:
+        print("  " + "  ".join(str(p) for p in files.values()))
+    _print_notes(result)
     _print_seed(result)
-    return 0
+    return _print_failed(result)
 
 
 def add_encode(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT.mid")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help=".mid/.midi files or folders (recursive)"
+    )
     p.add_argument("--window", type=int, help="window K of each input when it has several")
     p.add_argument("--all-windows", action="store_true", help="encode every window")
+    add_any_program(p)
     _model_options(p, "musicvae-encode", audio=False)
 
 
@@ -168,13 +236,14 @@ def run_encode(args) -> int:
         output=args.output,
         window=args.window,
         all_windows=args.all_windows,
+        any_program=args.any_program,
         **_common(args),
     )
     print(f"{result.model}: {len(result.z)} codes of {result.z.shape[1]} dims in {result.folder}")
     for path in result.paths:
         print(f"  {path}")
     _print_seed(result)
-    return 0
+    return _print_failed(result)
 
 
 def add_attributes(p: argparse.ArgumentParser) -> None:
@@ -182,23 +251,39 @@ def add_attributes(p: argparse.ArgumentParser) -> None:
     a = actions.add_parser("compute", help="vectors from a prepared dataset -> vectors.npz")
     a.add_argument("--data", required=True, help="dataset folder made by `musicvae prepare`")
     a.add_argument("--output", required=True, help="vectors file to write (.npz)")
-    a.add_argument("--split", default="train", choices=("train", "eval"))
+    a.add_argument(
+        "--split", default="train", choices=("train", "eval"), help="dataset split to read"
+    )
     a.add_argument("--max-windows", type=int, help="a random subset of this many windows")
-    a.add_argument("--attributes", nargs="+", help="attribute names (default: all five)")
+    a.add_argument(
+        "--attributes",
+        nargs="+",
+        choices=ATTRIBUTE_NAMES,
+        metavar="NAME",
+        help=f"attribute names: {', '.join(ATTRIBUTE_NAMES)} (default: all five)",
+    )
     _model_options(a, None, audio=False)
     a = actions.add_parser("apply", help="move an input along an attribute vector (MIDI)")
-    a.add_argument("input", metavar="INPUT.mid")
+    a.add_argument("input", metavar="INPUT.mid", help="a MIDI file")
     a.add_argument(
         "--vectors",
         help="vectors.npz from `attributes compute` (default: the bundled model's vectors, "
         "when --model is not given)",
     )
-    a.add_argument("--attribute", required=True, help="e.g. note_density")
+    a.add_argument(
+        "--attribute",
+        required=True,
+        choices=ATTRIBUTE_NAMES,
+        metavar="NAME",
+        help=f"one of {', '.join(ATTRIBUTE_NAMES)}",
+    )
     a.add_argument(
         "--amount", type=float, nargs="+", default=[1.0], help="one or more amounts (default: 1)"
     )
     a.add_argument("--window", type=int, help="window K of the input when it has several")
     _temperature_option(a, None)
+    _qpm_option(a, "the input's tempo, else 120")
+    add_any_program(a)
     _model_options(a, "musicvae-attributes")
 
 
@@ -234,6 +319,8 @@ def run_attributes_apply(args) -> int:
         vectors=args.vectors,
         window=args.window,
         temperature=args.temperature,
+        qpm=args.qpm,
+        any_program=args.any_program,
         audio=not args.no_audio,
         **_common(args),
     )

@@ -24,13 +24,20 @@ def add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hparams", default="", help="Magenta syntax overrides, e.g. 'enc_rnn_size=[64],z_size=16'"
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda (or cuda:N)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or gpu")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--eval-batches", type=int, default=4)
-    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and batches")
+    p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
+    p.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
+    p.add_argument("--eval-batches", type=int, default=4, help="batches per evaluation")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
+    p.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=10.0,
+        help="also checkpoint when this many minutes have passed since the last one; 0 = off "
+        "(default: 10). Ctrl-C or SIGTERM saves the current step, then stops",
+    )
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -51,6 +58,7 @@ def run_train(args) -> int:
         eval_every=args.eval_every,
         eval_batches=args.eval_batches,
         checkpoint_every=args.checkpoint_every,
+        checkpoint_minutes=args.checkpoint_minutes,
         bf16=args.bf16,
         progress=not args.quiet,
     )

@@ -25,6 +25,7 @@ import numpy as np
 
 from musicvae.configs import Config, DataConfig
 from musicvae.data.converters import build_converter
+from musicvae.data.lock import FolderLock
 from musicvae.data.parallel import ordered_map
 from musicvae.data.windows import NoInputError, Source, file_seed, find_midi_files
 from musicvae.files import atomic_write, atomic_write_text, save_npy
@@ -34,6 +35,7 @@ from musicvae.music.sequences import QuantizationError
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "eval")
+LOCK = ".prepare.lock"  # FolderLock(root, "prepare")
 JOURNAL = "journal.jsonl"
 MANIFEST = "manifest.json"
 
@@ -188,7 +190,32 @@ def _clean_unjournaled_shards(root: Path, records: list[dict]) -> dict[str, int]
     return next_index
 
 
-def prepare_dataset(
+def prepare_dataset(config: Config, sources: list[Source], output: str | os.PathLike, **options):
+    """Builds (or resumes) a dataset; returns its manifest. The folder is locked meanwhile: a
+    second `prepare` on it refuses (FolderBusyError) until the first ends or dies.
+
+    `output` must be new, empty, or a dataset of the same settings (which is resumed): a
+    folder holding other files is refused, and a run that fails before writing anything
+    leaves no folder behind (musicvae.outputs)."""
+    from musicvae.outputs import MARKER, OutputError, check_writable, output_folder
+
+    root = Path(output)
+    held = {p.name for p in root.iterdir()} - {LOCK, MARKER} if root.is_dir() else set()
+    if root.is_dir() and ("settings.json" in held or (not held and (root / LOCK).exists())):
+        check_writable(root)  # a dataset (resumed), or one whose prepare holds or left a lock
+        with FolderLock(root, "prepare"):
+            return _prepare_dataset(config, sources, output, **options)
+    if held:
+        raise OutputError(
+            f"--output {root} holds files but no dataset (no settings.json); choose an empty "
+            "or new folder"
+        )
+    with output_folder(root, overwrite=False, command="prepare"):
+        with FolderLock(root, "prepare"):
+            return _prepare_dataset(config, sources, output, **options)
+
+
+def _prepare_dataset(
     config: Config,
     sources: list[Source],
     output: str | os.PathLike,
@@ -201,7 +228,6 @@ def prepare_dataset(
     progress: bool = True,
     extra_manifest: dict | None = None,
 ) -> dict:
-    """Builds (or resumes) a dataset; returns its manifest."""
     from tqdm import tqdm
 
     start = time.perf_counter()
@@ -217,6 +243,7 @@ def prepare_dataset(
     settings_path = root / "settings.json"
     if settings_path.exists():
         previous = json.loads(settings_path.read_text())
+        previous.get("data", {}).setdefault("any_program", False)  # datasets made before it
         if previous != json.loads(json.dumps(settings)):
             raise ValueError(
                 f"{root} was prepared with other settings ({previous['config']}, "

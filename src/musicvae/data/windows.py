@@ -22,6 +22,7 @@ from musicvae.configs import Config, DataConfig
 from musicvae.data.augment import random_transpose
 from musicvae.data.converters import ConverterTensors, build_converter
 from musicvae.data.parallel import ordered_map
+from musicvae.files import atomic_write
 from musicvae.music import sequences
 from musicvae.music.midi_io import MidiReadError, read_midi
 from musicvae.music.notes import NoteSequence
@@ -135,16 +136,52 @@ def convert_many(
     yield from ordered_map(_convert_task, tasks, workers)
 
 
-def save_tensors(path: Path, tensors: ConverterTensors, with_controls: bool) -> None:
-    """Writes one .npz atomically (temp file + rename)."""
+WINDOWS_FORMAT = "musicvae-windows-1"
+
+
+def save_windows(path, config: Config, tensors: ConverterTensors) -> None:
+    """One file's windows, compactly, as a compressed .npz: `tokens` (N, T, S) int16 class
+    indices (the converter's token codec), `lengths` (N,) int32, `controls` when the converter
+    has any, and the config's name. load_windows expands them back to one-hot. Atomic."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = dict(inputs=tensors.inputs, outputs=tensors.outputs, lengths=tensors.lengths)
-    if with_controls:
+    arrays = dict(
+        tokens=build_converter(config.data).to_tokens(tensors),
+        lengths=np.asarray(tensors.lengths, np.int32),
+        config=np.asarray(config.name),
+        format=np.asarray(WINDOWS_FORMAT),
+    )
+    if tensors.controls.shape[-1]:
         arrays["controls"] = tensors.controls
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    atomic_write(path, write)
+
+
+def load_windows(path, data: DataConfig | None = None) -> ConverterTensors:
+    """A .npz from save_windows (`musicvae convert`) -> ConverterTensors with the one-hot
+    inputs (N, T, D_in) and outputs (N, T, D_out) that the converter gave; `data` defaults to
+    the settings of the config named in the file."""
+    with np.load(path) as f:
+        if "tokens" not in f or str(f.get("format", "")) != WINDOWS_FORMAT:
+            raise ValueError(f"{path}: not a windows file of `musicvae convert`")
+        tokens, lengths = f["tokens"], f["lengths"]
+        controls = f["controls"] if "controls" in f else None
+        name = str(f["config"])
+    if data is None:
+        from musicvae.configs import get_config
+
+        data = get_config(name).data
+    converter = build_converter(data)
+    n, t = tokens.shape[:2]
+    if controls is None:
+        controls = np.zeros((n, t, 0), bool)
+    return ConverterTensors(
+        converter.tokens_to_inputs(tokens), converter.tokens_to_outputs(tokens), controls, lengths
+    )
 
 
 def run_convert(
@@ -156,8 +193,17 @@ def run_convert(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
-    """The `convert` command: one .npz per input with windows, plus report.json. Returns it."""
+    """The `convert` command: one .npz per input with windows, plus report.json. Returns it.
+    `output` must be new or empty, or hold an earlier run and `overwrite` (musicvae.outputs)."""
+    from musicvae.outputs import output_folder
+
+    with output_folder(output, overwrite=overwrite, command="convert"):
+        return _run_convert(config, inputs, output, all_windows, seed, workers, progress)
+
+
+def _run_convert(config, inputs, output, all_windows, seed, workers, progress) -> dict:
     from tqdm import tqdm
 
     start = time.perf_counter()
@@ -166,7 +212,6 @@ def run_convert(
         raise NoInputError(f"no .mid/.midi files found in {', '.join(inputs)}")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    with_controls = build_converter(config.data).control_depth > 0
     report_files = []
     totals = dict(files=len(sources), with_windows=0, without_windows=0, failed=0, windows=0)
     results = convert_many(
@@ -181,7 +226,7 @@ def run_convert(
             entry["windows"] = result.count
             if result.count:
                 target = out / Path(result.relative).with_suffix(".npz")
-                save_tensors(target, result.tensors, with_controls)
+                save_windows(target, config, result.tensors)
                 entry["output"] = target.relative_to(out).as_posix()
                 totals["with_windows"] += 1
                 totals["windows"] += result.count

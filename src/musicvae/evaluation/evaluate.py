@@ -27,6 +27,7 @@ from musicvae.evaluation.reconstruction import reconstruction
 from musicvae.evaluation.report import markdown
 from musicvae.evaluation.windows import EvaluationError, EvalWindows, is_dataset, load_windows
 from musicvae.inference.trained_model import TrainedModel
+from musicvae.outputs import output_folder
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +59,16 @@ def finite_json(value):
     return value
 
 
-def _writable(path: str | Path) -> Path:
-    from musicvae.inference.generate import output_dir
-
-    return output_dir(path)
-
-
-def _load_model(model, device: str, batch_size: int) -> tuple[TrainedModel, Path | None]:
+def _load_model(
+    model, device: str, batch_size: int, any_program: bool
+) -> tuple[TrainedModel, Path | None]:
     if isinstance(model, TrainedModel):
         return model, None
     from musicvae.inference.bundled import bundled_model_dir
 
     path = Path(model) if model is not None else bundled_model_dir()
-    return TrainedModel.load(path, device=device, batch_size=batch_size), path
+    trained = TrainedModel.load(path, device=device, batch_size=batch_size, any_program=any_program)
+    return trained, path
 
 
 def _vectors(model: TrainedModel, folder: Path | None, data, windows: EvalWindows, vectors):
@@ -108,18 +106,45 @@ def evaluate(
     make_plots: bool = True,
     device: str = "cpu",
     batch_size: int = 1024,
+    any_program: bool = False,
+    overwrite: bool = False,
 ) -> EvaluationResult:
     """Reconstruction (Table 1), prior realism, interpolation and the attribute matrix of
     `model` (a TrainedModel, a model folder / training run, or None = the bundled model) on
     `data` (a prepared dataset folder's `split`, or MIDI files / folders) -> EvaluationResult;
-    writes output_dir/metrics.json, report.md and PNG plots."""
+    writes output_dir/metrics.json, report.md and PNG plots (a non-empty output_dir of an
+    earlier run only with `overwrite`, as every command's output)."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise EvaluationError(f"samples must be a positive integer, got {samples!r}")
-    out = _writable(output_dir)
-    times, start = {}, time.perf_counter()
-    trained, folder = _load_model(model, device, batch_size)
+    start = time.perf_counter()
+    trained, folder = _load_model(model, device, batch_size, any_program)
+    windows = load_windows(trained.config, data, split, max_windows, seed)  # bad data: no folder
+    with output_folder(output_dir, overwrite=overwrite, command="evaluate") as out:
+        return _measure(
+            out, trained, folder, data, windows, split, samples, seed, temperatures, pairs,
+            attribute_windows, vectors, make_plots, start,
+        )  # fmt: skip
+
+
+def _measure(
+    out: Path,
+    trained: TrainedModel,
+    folder: Path | None,
+    data,
+    windows: EvalWindows,
+    split: str,
+    samples: int,
+    seed: int,
+    temperatures,
+    pairs: int,
+    attribute_windows: int,
+    vectors,
+    make_plots: bool,
+    start: float,
+) -> EvaluationResult:
+    """The body of `evaluate`, writing into the prepared folder `out`."""
+    times = {}
     config = trained.config
-    windows = load_windows(config, data, split, max_windows, seed)
     log.info("evaluating %s on %d windows of %s", config.name, len(windows), windows.source)
     times["load"] = time.perf_counter() - start
 

@@ -163,11 +163,17 @@ def quartile_difference(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarr
 
 
 def attribute_vectors(
-    model, windows, names=None, max_windows: int | None = None, seed: int = 0
+    model,
+    windows,
+    names=None,
+    max_windows: int | None = None,
+    seed: int = 0,
+    progress: bool | None = False,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Attribute vectors of a melody TrainedModel over melody windows: (N, T) classes,
     (N, T, 1) tokens or (N, T, D) one-hot. At most `max_windows` windows (a seeded random
-    subset). -> ({name: (Z,) float32}, {name: summary})."""
+    subset); `progress` shows a bar over the encoding (None: on a terminal).
+    -> ({name: (Z,) float32}, {name: summary})."""
     converter = build_converter(model.config.data)
     if not converter.has_melody_events:
         raise ValueError(
@@ -187,7 +193,7 @@ def attribute_vectors(
         chosen = np.sort(np.random.default_rng(seed).choice(len(classes), max_windows, False))
         classes = classes[chosen]
     events = converter.melody_events(classes)  # (N, T)
-    mu = encode_classes(model, classes)  # (N, Z)
+    mu = encode_classes(model, classes, progress=progress)  # (N, Z)
     vectors, summaries = {}, {}
     for name in names:
         vectors[name], summaries[name] = quartile_difference(ATTRIBUTES[name](events), mu)
@@ -198,12 +204,19 @@ def attribute_vectors(
     return vectors, summaries
 
 
-def encode_classes(model, classes: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """(N, T) melody classes -> mu (N, Z), one-hot expanded a chunk at a time (bounded memory)."""
+def encode_classes(
+    model, classes: np.ndarray, chunk: int = 4096, progress: bool | None = False
+) -> np.ndarray:
+    """(N, T) melody classes -> mu (N, Z), one-hot expanded a chunk at a time (bounded memory);
+    `progress` shows a bar over the chunks (None: on a terminal)."""
+    from musicvae.progress import bar
+
     depth = model.input_depth
     eye = np.eye(depth, dtype=np.float32)
+    starts = range(0, len(classes), chunk)
     parts = [
-        model.encode_tensors(eye[classes[i : i + chunk]])[1] for i in range(0, len(classes), chunk)
+        model.encode_tensors(eye[classes[i : i + chunk]])[1]
+        for i in bar(starts, desc="encode windows", progress=progress)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, model.z_size), np.float32)
 

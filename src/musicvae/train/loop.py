@@ -28,6 +28,7 @@ from musicvae.models.losses import accuracy_metrics, reconstruction
 from musicvae.models.vae import MusicVAE
 from musicvae.train import schedules
 from musicvae.train.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from musicvae.train.signals import StopRequest, TrainingInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,67 @@ class TrainOptions:
     eval_every: int = 500
     eval_batches: int = 4
     checkpoint_every: int = 250
+    checkpoint_minutes: float = 10.0  # also save when this long has passed (0: never)
     bf16: bool = False
     progress: bool = True
+
+
+def check_options(options: TrainOptions) -> None:
+    """Numbers a run cannot use raise a TrainingError (before anything is read or made)."""
+    positive = {
+        "steps": options.steps,
+        "log_every": options.log_every,
+        "eval_every": options.eval_every,
+        "eval_batches": options.eval_batches,
+        "checkpoint_every": options.checkpoint_every,
+    }
+    if options.batch_size is not None:
+        positive["batch_size"] = options.batch_size
+    for name, value in positive.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise TrainingError(f"{flag} must be a positive integer, got {value!r}")
+    minutes = options.checkpoint_minutes
+    if not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes >= 0):
+        raise TrainingError(f"--checkpoint-minutes must be 0 (off) or positive, got {minutes!r}")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether the device computes in bfloat16 natively (CUDA: Ampere or newer; CPU: AVX512-BF16
+    or AMX, as oneDNN reports it)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def check_run_options(options: TrainOptions, device: torch.device, run_dir: Path) -> None:
+    """Requests that the device or the run folder cannot honour raise a TrainingError."""
+    if options.bf16 and not bf16_supported(device):
+        where = "this CPU" if device.type == "cpu" else f"device {device}"
+        raise TrainingError(
+            f"--bf16 was asked for, but {where} has no native bfloat16 support; drop --bf16"
+        )
+    if options.resume and not (run_dir / CHECKPOINT).exists():
+        what = "does not exist" if not run_dir.exists() else f"holds no {CHECKPOINT}"
+        raise TrainingError(
+            f"--resume: {run_dir} {what}, so there is no run to continue; "
+            "drop --resume to start a new run there"
+        )
+
+
+def _stop_requested(stop: StopRequest, d: Dist, device: torch.device) -> bool:
+    """Whether any rank received SIGINT/SIGTERM (all ranks stop after the same step)."""
+    flag = stop.received is not None
+    if d.world == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 @dataclass(frozen=True)
@@ -72,12 +132,14 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
 
 
 def _device(name: str, local_rank: int) -> torch.device:
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainingError("--device cuda was asked for, but no CUDA GPU is available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
+    """--device -> torch.device (an absent one: DeviceError naming those that exist); under
+    torchrun a plain `cuda` is the process's local GPU."""
+    from musicvae.devices import resolve_device
+
+    device = resolve_device(name, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def step_seed(seed: int, step: int, rank: int, stream: int) -> int:
@@ -224,11 +286,29 @@ def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
 def train(
     config: Config, data_dir: str | Path, run_dir: str | Path, options: TrainOptions
 ) -> dict[str, float]:
-    """Trains (or resumes) a model; returns the last logged metrics."""
+    """Trains (or resumes) a model; returns the last logged metrics.
+
+    SIGINT/SIGTERM stop it after the current step, whose checkpoint is saved: it then raises
+    TrainingInterrupted (a KeyboardInterrupt) naming the step kept. Invalid options raise a
+    TrainingError before any folder is made.
+    """
+    with StopRequest() as stop:
+        return _train(config, data_dir, run_dir, options, stop)
+
+
+def _train(
+    config: Config,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    options: TrainOptions,
+    stop: StopRequest,
+) -> dict[str, float]:
     from tqdm import tqdm
 
+    check_options(options)
     d, device = init_distributed(options.device)
     run_dir = Path(run_dir)
+    check_run_options(options, device, run_dir)
     batch_size = options.batch_size or config.hparams.batch_size
     if batch_size % d.world:
         raise TrainingError(f"batch size {batch_size} is not divisible by {d.world} processes")
@@ -252,7 +332,9 @@ def train(
         start = int(state["step"])
         log.info("resumed %s at step %d", run_dir, start)
     if d.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from musicvae.outputs import check_writable
+
+        check_writable(run_dir, "--run-dir")
     wrapped = model
     if d.world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
@@ -264,20 +346,22 @@ def train(
     hp = config.hparams
     params = [p for p in model.parameters() if p.requires_grad]
 
-    def save(step: int) -> None:
-        if d.main:
-            save_checkpoint(
-                run_dir / CHECKPOINT,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "config": config.to_dict(),
-                    "seed": options.seed,
-                    "data": str(data_dir),
-                    "torch_version": torch.__version__,
-                },
-            )
+    def save(step: int) -> bool:
+        """Rank 0 writes the checkpoint of `step`; True when it is on disk."""
+        if not d.main:
+            return True
+        return save_checkpoint(
+            run_dir / CHECKPOINT,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "config": config.to_dict(),
+                "seed": options.seed,
+                "data": str(data_dir),
+                "torch_version": torch.__version__,
+            },
+        )
 
     bar = tqdm(
         total=options.steps,
@@ -289,7 +373,7 @@ def train(
     last: dict[str, float] = {}
     t0, done_since = time.perf_counter(), 0
     skipped = 0
-    last_saved = start
+    last_saved, saved_at = start, time.monotonic()
     for step in range(start, options.steps):
         idx = batch_indices(len(train_set), batch_size, step, options.seed)[d.rank :: d.world]
         rng = np.random.default_rng(step_seed(options.seed, step, d.rank, 1))
@@ -340,10 +424,29 @@ def train(
             )
             metrics.write(completed, ev)
             last.update(ev)
-        if completed % options.checkpoint_every == 0 or completed == options.steps:
-            save(completed)
-            last_saved = completed
+        stopping = _stop_requested(stop, d, device)
+        minutes = options.checkpoint_minutes
+        if (
+            completed % options.checkpoint_every == 0
+            or completed == options.steps
+            or stopping
+            or (minutes > 0 and time.monotonic() - saved_at >= minutes * 60)
+        ):
+            if save(completed):
+                last_saved = completed
+            saved_at = time.monotonic()
         bar.update(1)
+        if stopping:
+            bar.close()
+            if metrics is not None:
+                metrics.close()
+            name = stop.received or "a stop signal on another rank"
+            message = (
+                f"{name}: stopped after step {completed}; the checkpoint of step {last_saved} "
+                f"is kept in {run_dir / CHECKPOINT} (continue with --resume)"
+            )
+            log.warning(message)
+            raise TrainingInterrupted(message, last_saved, name)
     bar.close()
     if metrics is not None:
         metrics.close()

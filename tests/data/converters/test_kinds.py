@@ -60,7 +60,11 @@ def test_no_window_reasons_name_the_kind():
     assert drums.no_window_reason(tune, "d") == (
         "it has no drum notes (MIDI channel 10), and d is a drum model"
     )
-    assert melody.no_window_reason(tune) == "no monophonic melody spanning 2 bars of 4/4"
+    # A one-note tune: the melody converter names the real reason (issue 8, item 2).
+    assert melody.no_window_reason(tune) == (
+        "no monophonic melody spanning 2 bars of 4/4: the longest melody line spans 1 bar "
+        "(a rest of 1 bar or more ends a line); programs 0 (piano)"
+    )
     assert trio.no_window_reason(tune) == (
         "no section with melody, bass and drums together spanning 16 bars of 4/4"
     )

@@ -19,6 +19,7 @@ def _melody(data: DataConfig, common: dict) -> MelodyConverter:
         min_pitch=data.min_pitch,
         max_pitch=data.max_pitch,
         valid_programs=data.valid_programs,
+        any_program=data.any_program,
         gap_bars=data.gap_bars,
         max_bars=data.max_bars,
         **common,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicvae.music.notes import NoteSequence
+from musicvae.music.notes import DEFAULT_QPM, NoteSequence, TimeSignature
 from musicvae.music.sequences import split_on_time_changes
 
 
@@ -30,6 +30,12 @@ class ConverterTensors:
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConverterTensors({len(self)} windows, inputs {list(self.inputs.shape)}, "
+            f"outputs {list(self.outputs.shape)}, controls {list(self.controls.shape)})"
+        )
 
     @classmethod
     def empty(cls, input_depth: int, output_depth: int, control_depth: int = 0):
@@ -184,6 +190,10 @@ class WindowConverter:
         if all(self.steps_per_quarter * 4 * n / d != bar for n, d in meters):
             shown = ", ".join(f"{n}/{d}" for n, d in meters)
             return f"not in 4/4 (time signatures: {shown}); only 4/4 bars are kept"
+        return self._shape_reason(seq)
+
+    def _shape_reason(self, seq: NoteSequence) -> str:
+        """Why a sequence with notes, some in 4/4, yields no window; a kind may say more."""
         return f"no {self.window_description} spanning {self.slice_bars} bars of 4/4"
 
     def to_tensors(
@@ -198,6 +208,22 @@ class WindowConverter:
             limit=self.max_tensors_per_notesequence,
             rng=rng,
         )
+
+
+def check_qpm(qpm: float | None) -> float:
+    """A tempo for decoded output: None -> 120 (Magenta's), else a finite 4..1000 quarters per
+    minute (a MIDI set_tempo event holds at most 16.7 s per quarter)."""
+    if qpm is None:
+        return DEFAULT_QPM
+    value = float(qpm)
+    if not (np.isfinite(value) and 4.0 <= value <= 1000.0):
+        raise ValueError(f"qpm must be a tempo in 4..1000 quarters per minute, got {qpm!r}")
+    return value
+
+
+def with_meter(seq: NoteSequence, quarters_per_bar: int) -> NoteSequence:
+    """A decoded sequence marked with its meter (4/4 for every MusicVAE config) at time 0."""
+    return seq.replace(time_signatures=(TimeSignature(0.0, quarters_per_bar, 4),))
 
 
 def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:

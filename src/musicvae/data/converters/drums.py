@@ -13,9 +13,11 @@ import numpy as np
 from musicvae.data.converters.base import (
     ConverterTensors,
     WindowConverter,
+    check_qpm,
     one_hot,
     slice_tracks,
     unique_rows,
+    with_meter,
 )
 from musicvae.data.converters.melody import quantize_for_bars
 from musicvae.music.drums import (
@@ -107,7 +109,15 @@ class DrumsConverter(WindowConverter):
             return self.empty()
         return self.encode_masks(unique_rows(windows))
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, 512) one-hot or logits -> one drum NoteSequence per sample."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, 512) one-hot or logits -> one drum NoteSequence per sample: tempo `qpm`
+        (default 120), a 4/4 time signature."""
         masks = np.argmax(np.asarray(samples), axis=-1)
-        return [drums_to_notes(row, steps_per_quarter=self.steps_per_quarter) for row in masks]
+        qpm = check_qpm(qpm)
+        return [
+            with_meter(
+                drums_to_notes(row, steps_per_quarter=self.steps_per_quarter, qpm=qpm),
+                self.quarters_per_bar,
+            )
+            for row in masks
+        ]

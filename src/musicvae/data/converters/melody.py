@@ -13,9 +13,11 @@ import numpy as np
 from musicvae.data.converters.base import (
     ConverterTensors,
     WindowConverter,
+    check_qpm,
     one_hot,
     slice_tracks,
     unique_rows,
+    with_meter,
 )
 from musicvae.music import sequences
 from musicvae.music.melody import (
@@ -50,6 +52,7 @@ class MelodyConverter(WindowConverter):
     min_pitch: int = 21
     max_pitch: int = 108
     valid_programs: tuple[int, int] | None = None  # [lo, hi) like Magenta's range(0, 32)
+    any_program: bool = False  # every non-drum program, whatever valid_programs says
     gap_bars: float | None = 1.0
     max_bars: int | None = 100
     steps_per_quarter: int = 4
@@ -92,6 +95,12 @@ class MelodyConverter(WindowConverter):
             return f"it has only drum notes, and {model} is a melody model (use a drum model)"
         return super().no_window_reason(seq, model)
 
+    def _shape_reason(self, seq: NoteSequence) -> str:
+        """The real reason: instruments outside valid_programs, pitch range, or line shape."""
+        from musicvae.data.diagnose import explain_melody
+
+        return explain_melody(self, seq)
+
     def empty(self) -> ConverterTensors:
         return ConverterTensors.empty(self.depth, self.depth)
 
@@ -106,7 +115,7 @@ class MelodyConverter(WindowConverter):
     def keep_notes(self, seq: NoteSequence) -> NoteSequence:
         """Drops notes outside the pitch range or the valid programs (before quantizing)."""
         mask = (seq.pitch >= self.min_pitch) & (seq.pitch <= self.max_pitch)
-        if self.valid_programs is not None:
+        if self.valid_programs is not None and not self.any_program:
             lo, hi = self.valid_programs
             mask &= (seq.program >= lo) & (seq.program < hi)
         return seq.select(mask)
@@ -138,11 +147,18 @@ class MelodyConverter(WindowConverter):
         encoded = one_hot(self.encode_events(windows), self.depth)  # (N, T, D)
         return ConverterTensors.from_windows(encoded, encoded)
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, depth) one-hot or logits -> one NoteSequence per sample (120 qpm, velocity 80)."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, depth) one-hot or logits -> one NoteSequence per sample: velocity 80, tempo
+        `qpm` (default 120, Magenta's), a 4/4 time signature."""
         indices = np.argmax(np.asarray(samples), axis=-1)
+        qpm = check_qpm(qpm)
         return [
-            melody_to_notes(self.decode_indices(row), steps_per_quarter=self.steps_per_quarter)
+            with_meter(
+                melody_to_notes(
+                    self.decode_indices(row), steps_per_quarter=self.steps_per_quarter, qpm=qpm
+                ),
+                self.quarters_per_bar,
+            )
             for row in indices
         ]
 

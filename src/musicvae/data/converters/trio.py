@@ -110,22 +110,29 @@ class TrioConverter(WindowConverter):
         return one_hot(masks, self.drums.output_depth)
 
     def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
-        spb = self.steps_per_bar
-        quantized = quantize_for_bars(piece, self.steps_per_quarter, spb)
-        if quantized is None:
-            return self.empty()
-        total_bars = min(int(np.ceil(quantized.total_quantized_steps / spb)), self.max_bars)
-        by_type, coverage = _typed_instruments(quantized, total_bars, spb)
-        if not all(by_type.values()):
-            return self.empty()
-        encoded = self._encode_candidates(piece, by_type, total_bars)
-        for i in set(by_type[MELODY] + by_type[BASS] + by_type[DRUMS]) - set(encoded):
-            coverage[:, i] = False  # a candidate without a track covers nothing
-        windows = self._covered_windows(by_type, encoded, _fill_gaps(coverage, self.gap_bars))
+        windows = [window for _, _, window in self.piece_windows(piece)]
         if not windows:
             return self.empty()
         stacked = np.stack(windows)  # (N, T, 692)
         return ConverterTensors.from_windows(stacked, stacked)
+
+    def piece_windows(
+        self, piece: NoteSequence
+    ) -> list[tuple[tuple[int, int, int], int, np.ndarray]]:
+        """The windows of one piece in Magenta's order, each with its (melody, bass, drums)
+        instruments and first bar: [(group, bar, window (T, 692))]."""
+        spb = self.steps_per_bar
+        quantized = quantize_for_bars(piece, self.steps_per_quarter, spb)
+        if quantized is None:
+            return []
+        total_bars = min(int(np.ceil(quantized.total_quantized_steps / spb)), self.max_bars)
+        by_type, coverage = _typed_instruments(quantized, total_bars, spb)
+        if not all(by_type.values()):
+            return []
+        encoded = self._encode_candidates(piece, by_type, total_bars)
+        for i in set(by_type[MELODY] + by_type[BASS] + by_type[DRUMS]) - set(encoded):
+            coverage[:, i] = False  # a candidate without a track covers nothing
+        return self._covered_windows(by_type, encoded, _fill_gaps(coverage, self.gap_bars))
 
     def _encode_candidates(
         self, piece: NoteSequence, by_type: dict[int, list[int]], total_bars: int
@@ -146,8 +153,9 @@ class TrioConverter(WindowConverter):
 
     def _covered_windows(
         self, by_type: dict[int, list[int]], encoded: dict[int, np.ndarray], coverage: np.ndarray
-    ) -> list[np.ndarray]:
-        """Every slice_bars window covered by one (melody, bass, drums) group: (T, 692) each."""
+    ) -> list[tuple[tuple[int, int, int], int, np.ndarray]]:
+        """Every slice_bars window covered by one (melody, bass, drums) group, with that group
+        and its first bar: [(group, bar, window (T, 692))]."""
         gap, spb, total_bars = self.gap_bars, self.steps_per_bar, len(coverage)
         windows = []
         for group in itertools.product(by_type[MELODY], by_type[BASS], by_type[DRUMS]):
@@ -159,18 +167,20 @@ class TrioConverter(WindowConverter):
             for j in range(total_bars - self.slice_bars + 1):
                 if covered[j : j + self.slice_bars].all():
                     lo, hi = j * spb, (j + self.slice_bars) * spb
-                    windows.append(np.concatenate([encoded[i][lo:hi] for i in group], axis=-1))
+                    window = np.concatenate([encoded[i][lo:hi] for i in group], axis=-1)
+                    windows.append((group, j, window))
         return windows
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10;
+        tempo `qpm` (default 120), a 4/4 time signature."""
         samples = np.asarray(samples)
         m, b, _ = self.split_depths
         out = []
         for s in samples:
-            mel = self.melody.from_tensors(s[None, :, :m])[0]
-            bass = self.melody.from_tensors(s[None, :, m : m + b])[0]
-            drums = self.drums.from_tensors(s[None, :, m + b :])[0]
+            mel = self.melody.from_tensors(s[None, :, :m], qpm)[0]
+            bass = self.melody.from_tensors(s[None, :, m : m + b], qpm)[0]
+            drums = self.drums.from_tensors(s[None, :, m + b :], qpm)[0]
             bass = bass.replace(
                 instrument=np.ones(len(bass), np.int32),
                 program=np.full(len(bass), ELECTRIC_BASS_PROGRAM, np.int16),
