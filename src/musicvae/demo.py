@@ -86,10 +86,12 @@ def _sections(model: TrainedModel, model_path, samples: int, steps: int, seed: i
     kind = model.config.data.kind
     what = {"melody": "melodies", "drums": "drum patterns", "trio": "trios"}[kind]
     plan = []
-    sampled = model.sample(samples, temperature=0.5, seed=seed)
+    temperature = model.sampling_temperature("card")  # the card's recommended one, else 0.5
+    shown = "argmax" if temperature is None else f"temperature {temperature:g}"
+    sampled = model.sample(samples, temperature=temperature, seed=seed)
     plan.append(
         (
-            {"title": f"{samples} {what} sampled from the prior (temperature 0.5)"},
+            {"title": f"{samples} {what} sampled from the prior ({shown})"},
             [(f"sample-{i + 1}", s, f"sample {i + 1}") for i, s in enumerate(sampled)],
         )
     )

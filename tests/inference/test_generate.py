@@ -66,3 +66,27 @@ def test_errors_are_one_line_value_errors(model, tmp_path):
     assert "choose one with --window K" in result.failed[0][1]
     with pytest.raises(ValueError, match="unknown attribute"):
         generate.apply_attribute(model=model, input=FOLK[0], attribute="loudness", output=tmp_path)
+
+
+def _card_temperature(value) -> dict:
+    """The part of an evaluated card that names its recommended temperature."""
+    return {"evaluation": {"realism": {"recommended_temperature": {"value": value}}}}
+
+
+def test_sample_defaults_to_the_cards_recommended_temperature(model, tmp_path):
+    from musicvae.inference.model_dir import save_model_dir
+
+    argmax_dir = save_model_dir(model.model, model.config, tmp_path / "m0", _card_temperature(0.0))
+    plain_dir = save_model_dir(model.model, model.config, tmp_path / "m1")
+    card = generate.sample(model=argmax_dir, output=tmp_path / "a", n=4, seed=3, audio=False)
+    assert card.temperature is None  # the card says 0 = argmax
+    loaded = TrainedModel.load(argmax_dir)
+    argmax = [read_midi(f["midi"]) for f in card.files]
+    expected = loaded.sample(4, temperature=None, seed=3)
+    assert [list(s.pitch) for s in argmax] == [list(s.pitch) for s in expected]
+    plain = generate.sample(model=plain_dir, output=tmp_path / "b", n=2, seed=3, audio=False)
+    assert plain.temperature == 0.5  # no evaluated card: Magenta's usual 0.5
+    chosen = generate.sample(
+        model=argmax_dir, output=tmp_path / "c", n=2, seed=3, audio=False, temperature=1.0
+    )
+    assert chosen.temperature == 1.0  # an explicit temperature wins over the card

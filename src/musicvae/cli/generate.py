@@ -50,10 +50,16 @@ def _qpm_option(p: argparse.ArgumentParser, default_text: str) -> None:
     p.add_argument("--qpm", type=float, help=f"tempo of the outputs (default: {default_text})")
 
 
-def _temperature_option(p: argparse.ArgumentParser, default: float | None) -> None:
-    shown = "argmax" if default is None else default
+def _temperature_option(p: argparse.ArgumentParser, default: float | str | None) -> None:
+    shown = {None: "argmax", "card": "the model card's recommended one, else 0.5"}.get(
+        default, default
+    )
     p.add_argument(
-        "--temperature", type=float, default=default, help=f"0 = argmax (default: {shown})"
+        "--temperature",
+        type=float,
+        # "card" is resolved by the library; argparse would parse a string default as a float
+        default=argparse.SUPPRESS if default == "card" else default,
+        help=f"0 = argmax (default: {shown})",
     )
 
 
@@ -113,7 +119,7 @@ def _percent(before: float, after: float) -> str:
 
 def add_sample(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=8, help="number of samples (1..10000)")
-    _temperature_option(p, 0.5)
+    _temperature_option(p, "card")
     p.add_argument("--length", type=int, help="steps to decode (default: the config's window)")
     p.add_argument("--same-z", action="store_true", help="one code for all samples")
     _qpm_option(p, "120")
@@ -126,7 +132,7 @@ def run_sample(args) -> int:
     result = generate.sample(
         output=args.output,
         n=args.n,
-        temperature=args.temperature,
+        temperature=getattr(args, "temperature", "card"),
         length=args.length,
         same_z=args.same_z,
         qpm=args.qpm,
@@ -134,7 +140,8 @@ def run_sample(args) -> int:
         **_common(args),
     )
     print(
-        f"{result.model}: {len(result.files)} samples, temperature {args.temperature}, "
+        f"{result.model}: {len(result.files)} samples, "
+        f"temperature {result.temperature if result.temperature is not None else 'argmax'}, "
         f"in {result.folder}"
     )
     _print_files(result)

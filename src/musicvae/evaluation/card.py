@@ -10,33 +10,15 @@ import os
 from pathlib import Path
 
 from musicvae.evaluation.report import quality_sections
+from musicvae.inference.model_dir import read_card, recommended_temperature
+
+__all__ = ["read_card", "recommended_temperature", "write_card"]
 
 log = logging.getLogger(__name__)
 
 CARD = "card.json"
 README = "README.md"
 EVALUATION = "evaluation"
-
-
-def read_card(model_dir: str | Path) -> dict:
-    """card.json of a model folder ({} when there is none or it is unreadable)."""
-    path = Path(model_dir) / CARD
-    try:
-        card = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
-
-
-def recommended_temperature(model_dir: str | Path) -> float | None:
-    """The temperature the card recommends for sampling (realism.recommend's rule), or None
-    when the folder has no evaluated card (callers then keep their own default)."""
-    card = read_card(model_dir)
-    try:
-        value = card[EVALUATION]["realism"]["recommended_temperature"]["value"]
-    except (KeyError, TypeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _write(path: Path, text: str) -> None:

@@ -22,7 +22,7 @@ import logging
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,8 @@ class Generated:
     files: list[dict[str, Path]] = field(default_factory=list)  # per result: kind -> path
     audio_missing: str | None = None  # why no WAV was written although audio was asked for
     skipped: list[str] = field(default_factory=list)  # stems of all-rest results, not written
+    # sample: the temperature used (None = argmax); keyword-only, so subclasses keep their order
+    temperature: float | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def sample(
     *,
     output: str | os.PathLike,
     n: int = 8,
-    temperature: float = 0.5,
+    temperature: float | str | None = "card",
     length: int | None = None,
     same_z: bool = False,
     qpm: float | None = None,
@@ -256,14 +258,17 @@ def sample(
     progress: bool | None = False,
 ) -> Generated:
     """n sequences decoded from random codes -> sample_000.mid, ... in `output` (tempo `qpm`,
-    default 120)."""
+    default 120); temperature "card" = the model card's recommended one (else 0.5), 0 / None =
+    argmax. The result's `temperature` is the one used."""
     check_count(n, "n")
     trained = load_model(model, device)
+    temperature = trained.sampling_temperature(temperature)
     with output_folder(output, overwrite=overwrite, command="sample") as folder:
         seed, drawn = resolve_seed(seed)
         sequences = trained.sample(n, length, temperature, same_z, seed, qpm=qpm)
         named = [(f"sample_{i:03d}", s) for i, s in enumerate(sequences)]
-        return _generated(trained, folder, seed, drawn, named, audio, progress)
+        result = _generated(trained, folder, seed, drawn, named, audio, progress)
+        return replace(result, temperature=temperature)
 
 
 def interpolate(

@@ -29,6 +29,30 @@ CARD = "card.json"
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel, torch.compile
 
 
+DEFAULT_TEMPERATURE = 0.5  # sampling temperature of a model whose card recommends none
+
+
+def read_card(model_dir: str | Path) -> dict:
+    """card.json of a model folder ({} when there is none or it is unreadable)."""
+    try:
+        card = json.loads((Path(model_dir) / CARD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def recommended_temperature(model_dir: str | Path | None) -> float | None:
+    """The sampling temperature the card recommends (`musicvae evaluate --card` measures it:
+    see evaluation/realism.py), or None when the folder has no evaluated card."""
+    if model_dir is None:
+        return None
+    try:
+        value = read_card(model_dir)["evaluation"]["realism"]["recommended_temperature"]["value"]
+    except (KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 class ModelDirError(ValueError):
     """A model folder or training run that is missing, incomplete or does not fit its config."""
 

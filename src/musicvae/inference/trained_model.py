@@ -23,7 +23,11 @@ from musicvae.data.converters import build_converter
 from musicvae.data.converters.base import ConverterTensors, check_qpm
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.latent import interpolation_path
-from musicvae.inference.model_dir import load_model_dir
+from musicvae.inference.model_dir import (
+    DEFAULT_TEMPERATURE,
+    load_model_dir,
+    recommended_temperature,
+)
 from musicvae.models.vae import MusicVAE
 from musicvae.music.notes import NoteSequence
 
@@ -121,6 +125,14 @@ class TrainedModel:
         from musicvae.inference.bundled import bundled_model_dir
 
         return cls.load(bundled_model_dir(), device, batch_size, any_program)
+
+    def sampling_temperature(self, temperature: float | str | None = "card") -> float | None:
+        """The temperature to sample at (None = argmax): `temperature` itself, or for "card"
+        the one this model's card recommends (measured by `musicvae evaluate --card`), else 0.5."""
+        if temperature == "card":
+            found = recommended_temperature(self.source)
+            temperature = DEFAULT_TEMPERATURE if found is None else found
+        return _temperature(temperature)  # 0 -> None (argmax); a bad value fails here
 
     def with_any_program(self) -> TrainedModel:
         """This model reading melodies on every non-drum program (melody models only)."""
