@@ -27,6 +27,17 @@ def bundled_model_dir() -> Path:
     return _asset("models", BUNDLED_MODEL)
 
 
+def bundled_model_dirs() -> list[Path]:
+    """Every model folder under assets/models, sorted (the list grows with new bundles); the
+    Studio serves them all."""
+    from musicvae.inference.model_dir import WEIGHTS
+
+    root = ASSETS / "models"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / WEIGHTS).is_file())
+
+
 def bundled_vectors() -> Path:
     """Attribute vectors computed for the bundled model."""
     return _asset("models", BUNDLED_MODEL, "attributes.npz")

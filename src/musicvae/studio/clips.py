@@ -147,6 +147,7 @@ def _excerpt(quantized: NoteSequence, lo: int, hi: int, steps_per_quarter: int):
     return clip_to_sequence(notes, steps_per_quarter)
 
 
+# Not data.listing.list_windows: an upload needs the window tensors, and its scan stops at max_bars.
 def bar_windows(data: DataConfig, seq: NoteSequence, max_bars: int, max_windows: int):
     """The distinct windows of a file with the bars they start on -> (list of BarWindow,
     bars scanned). Each `slice_bars` excerpt starting on a bar goes through the model's own

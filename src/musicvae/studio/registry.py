@@ -7,38 +7,19 @@ The page names a model by its id only; no client string ever becomes a path.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from musicvae.inference.model_dir import CARD, WEIGHTS
+from musicvae.inference.bundled import bundled_model_dirs
+from musicvae.inference.model_dir import read_card
 from musicvae.inference.trained_model import TrainedModel
 
 log = logging.getLogger(__name__)
 
 VECTORS = "attributes.npz"  # attribute vectors beside a model folder's weights
-
-
-def bundled_model_dirs() -> list[Path]:
-    """Every model folder under the package's assets/models (the list grows with new bundles)."""
-    from musicvae.inference.bundled import ASSETS
-
-    root = ASSETS / "models"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if (p / WEIGHTS).is_file())
-
-
-def _read_card(path: Path) -> dict:
-    folder = path if path.is_dir() else path.parent
-    try:
-        card = json.loads((folder / CARD).read_text())
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -113,7 +94,7 @@ class ModelRegistry:
         folder = path if path.is_dir() else path.parent
         if model.config.data.kind == "melody" and (folder / VECTORS).is_file():
             model.load_attribute_vectors(folder / VECTORS)
-        entry = ModelEntry(self._new_id(path), path, source, model, _read_card(path))
+        entry = ModelEntry(self._new_id(path), path, source, model, read_card(folder))
         self._entries[entry.id] = entry
         log.info("studio: model %s (%s) from %s", entry.id, model.config.name, path)
         return entry

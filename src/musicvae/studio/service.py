@@ -6,13 +6,12 @@ User errors are ValueErrors with one clear line; the app answers them with statu
 
 from __future__ import annotations
 
-import secrets
-
 import numpy as np
 
 from musicvae.data.converters import build_converter
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.attributes import ATTRIBUTES, events_from_classes, measure
+from musicvae.inference.generate import resolve_seed
 from musicvae.inference.latent import interpolation_path
 from musicvae.music.midi_io import MidiReadError, midi_bytes, read_midi
 from musicvae.music.sequences import QuantizationError
@@ -42,8 +41,7 @@ class UploadError(ValueError):
 
 def _seed(seed: int | None) -> int:
     """The request's seed, or a fresh one (returned to the page so a result can be repeated)."""
-    if seed is None:
-        return secrets.randbelow(2**31)
+    seed, _ = resolve_seed(seed)
     if not 0 <= seed < 2**63:
         raise ValueError(f"seed must be in 0..2**63-1, got {seed}")
     return int(seed)
