@@ -101,6 +101,19 @@ def test_data_space_path():
     assert (path[:, 4:] == 0).all()  # equal steps never change
 
 
+def test_data_space_path_switches_a_growing_share_of_differing_steps():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 90, (64, 1))
+    b = a.copy()
+    b[::3] = (a[::3] + 1) % 90  # 22 differing steps
+    alphas = np.linspace(0, 1, 11)
+    path = data_space_path(a, b, alphas, np.random.default_rng(1))  # (11, 64, 1)
+    assert (path[0] == a).all() and (path[-1] == b).all()
+    assert [int((p != a).sum()) for p in path] == [round(x * 22) for x in alphas]
+    for earlier, later in zip(path[:-1], path[1:], strict=True):
+        assert ((earlier != a) <= (later != a)).all()  # switched steps stay switched
+
+
 def test_choose_pairs_skips_identical_windows():
     tokens = np.zeros((6, 4, 1), np.int64)
     tokens[3, 0, 0] = 1

@@ -1,76 +1,38 @@
-"""The study's evaluation measures as small functions over melody class arrays.
+"""The study's own realism features, over melody events, on top of musicvae.evaluation.
 
-Stand-ins: the `eval` branch is writing `musicvae.evaluation` (reconstruction accuracies,
-realism features, the degenerate rule, interpolation, the attribute matrix); once it is merged,
-these can be swapped for its functions one by one (same meanings, documented per function).
+The evaluation package has the shared measures (reconstruction, the degenerate rule, pitch
+range, pitch-class histogram and entropy, sounding pitches, interpolation's Hamming distance and
+pairs, the attribute matrix); this module adds what only the 16-bar study reports: onset-based
+scale fit, leaps, rests, note lengths, beats and the bar-level structure features that the
+real-vs-generated classifier (realism_classifier.py) reads, plus the study's interpolation
+curves with the language model.
 
-Windows are (N, T) melody classes (Magenta's OneHotMelodyConverter: 0 = no event, 1 = note-off,
-2 + pitch - 21 = note-on); `events_of` turns them into events (MIDI pitch, -1 note-off, -2 no
-event) for the musical measures of musicvae.inference.attributes.
+Events are (N, T) arrays (MIDI pitch = note-on, -1 = note-off, -2 = no event;
+musicvae.inference.attributes.events_from_classes makes them from melody classes).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from musicvae.inference.attributes import (
-    ATTRIBUTES,
-    attribute_vectors,
-    average_interval,
-    classes_of,
-    encode_classes,
-    events_from_classes,
-    syncopation_8th,
-    syncopation_16th,
+from musicvae.evaluation.features import (
+    pitch_class_entropy,
+    pitch_class_histogram,
+    pitch_range,
+    sounding_pitches,
 )
+from musicvae.evaluation.interpolation import hamming
+from musicvae.evaluation.realism import prior_tokens
+from musicvae.inference.attributes import average_interval, syncopation_8th, syncopation_16th
 from musicvae.inference.latent import interpolation_path
 
 MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)  # pitch classes of C major
 STEPS_PER_BAR = 16
-# The degenerate rule of the 2-bar model card (issue 10): no note at all, or noise, i.e. at
-# least 28 onsets per 32 steps (scaled by length) spanning at least 48 semitones.
-DEGENERATE_ONSETS_PER_32 = 28
-DEGENERATE_RANGE = 48
-
-
-def events_of(windows, min_pitch: int = 21) -> np.ndarray:
-    """Melody windows ((N, T) classes, (N, T, 1) tokens or (N, T, 90) one-hot) -> (N, T)
-    events."""
-    return events_from_classes(windows, min_pitch)
 
 
 def one_hot(classes: np.ndarray, depth: int) -> np.ndarray:
     """(N, T) classes -> (N, T, depth) float32."""
     return np.eye(depth, dtype=np.float32)[classes]
-
-
-# ---------------------------------------------------------------- reconstruction (Table 1)
-
-
-def reconstruction_accuracy(model, classes, seed: int = 0, chunk: int = 256) -> dict:
-    """Held-out per-step accuracy from z = mu (Table 1): teacher-forced, sampled at temperature
-    1.0 (the paper's 'sampling' column) and argmax. model: a TrainedModel; classes (N, T)."""
-    classes = classes_of(classes)
-    depth = model.output_depth
-    right = {"teacher_forced": 0, "sampled": 0, "argmax": 0}
-    for start in range(0, len(classes), chunk):
-        target = classes[start : start + chunk]  # (n, T)
-        windows = one_hot(target, depth)  # (n, T, D)
-        _, mu, _ = model.encode_tensors(windows)  # (n, Z)
-        tf = model.teacher_forced_logits(windows, None, mu).argmax(-1)  # (n, T)
-        sampled = model.decode_to_tensors(mu, temperature=1.0, seed=seed + start).argmax(-1)
-        greedy = model.decode_to_tensors(mu, temperature=None).argmax(-1)
-        right["teacher_forced"] += int((tf == target).sum())
-        right["sampled"] += int((sampled == target).sum())
-        right["argmax"] += int((greedy == target).sum())
-    total = max(classes.size, 1)
-    out = {k: v / total for k, v in right.items()}
-    out["drop"] = out["teacher_forced"] - out["sampled"]
-    out["windows"] = int(len(classes))
-    return out
-
-
-# ---------------------------------------------------------------- realism features
 
 
 def onsets(events: np.ndarray) -> np.ndarray:
@@ -80,15 +42,6 @@ def onsets(events: np.ndarray) -> np.ndarray:
 def note_density(events) -> np.ndarray:
     """Onsets per step: (N, T) -> (N,)."""
     return onsets(np.asarray(events)).mean(-1)
-
-
-def pitch_range(events) -> np.ndarray:
-    """Highest minus lowest onset pitch (0 without onsets): (N, T) -> (N,)."""
-    events = np.asarray(events)
-    on = onsets(events)
-    high = np.where(on, events, -(10**6)).max(-1)
-    low = np.where(on, events, 10**6).min(-1)
-    return np.where(on.any(-1), high - low, 0).astype(np.float64)
 
 
 def mean_pitch(events) -> np.ndarray:
@@ -127,52 +80,24 @@ def repeated_pitch_share(events) -> np.ndarray:
     return _ratio(((diffs == 0) & valid).sum(-1), valid.sum(-1))
 
 
-def pitch_class_counts(events) -> np.ndarray:
-    """Onsets per pitch class: (N, T) -> (N, 12)."""
-    events = np.asarray(events)
-    on = onsets(events)
-    pcs = np.where(on, np.mod(events, 12), 12)
-    counts = np.zeros((len(events), 13))
-    np.add.at(counts, (np.arange(len(events))[:, None], pcs), 1)
-    return counts[:, :12]
-
-
 def scale_fit(events) -> np.ndarray:
     """Share of onsets in the best-fitting major scale (any of the 12 keys; folk tunes are in
     many keys, so C-diatonic alone would measure the key): (N, T) -> (N,)."""
-    counts = pitch_class_counts(events)  # (N, 12)
+    counts = pitch_class_histogram(events)  # (N, 12)
     scales = np.stack([np.roll(MAJOR_SCALE, k) for k in range(12)]).astype(float)  # (12, 12)
     best = (counts @ scales.T).max(-1)  # (N,)
     return _ratio(best, counts.sum(-1))
 
 
-def pitch_class_entropy(events) -> np.ndarray:
-    """Entropy in bits of the onsets' pitch-class histogram: (N, T) -> (N,)."""
-    counts = pitch_class_counts(events)
-    p = counts / np.maximum(counts.sum(-1, keepdims=True), 1)
-    logs = np.log2(np.where(p > 0, p, 1.0))
-    return -(p * logs).sum(-1)
-
-
-def sounding(events) -> np.ndarray:
-    """(N, T) bool: a note sounds at the step (an onset, or held since one without a note-off)."""
-    events = np.asarray(events)
-    t = events.shape[-1]
-    marked = np.where(events != -2, np.arange(t), -1)  # onset or note-off
-    last = np.maximum.accumulate(marked, axis=-1)  # last event at or before each step
-    state = np.take_along_axis(events, np.maximum(last, 0), -1)
-    return (last >= 0) & (state >= 0)
-
-
 def rest_share(events) -> np.ndarray:
     """Share of steps where no note sounds: (N, T) -> (N,)."""
-    return 1.0 - sounding(events).mean(-1)
+    return 1.0 - (sounding_pitches(events) >= 0).mean(-1)
 
 
 def mean_note_length(events) -> np.ndarray:
     """Sounding steps per onset (0 without onsets): (N, T) -> (N,)."""
     events = np.asarray(events)
-    return _ratio(sounding(events).sum(-1), onsets(events).sum(-1))
+    return _ratio((sounding_pitches(events) >= 0).sum(-1), onsets(events).sum(-1))
 
 
 def beat_onset_share(events) -> np.ndarray:
@@ -240,15 +165,6 @@ def realism_features(events) -> dict[str, np.ndarray]:
     return {name: np.asarray(fn(events), np.float64) for name, fn in FEATURES.items()}
 
 
-def degenerate(events) -> np.ndarray:
-    """The 2-bar card's degenerate rule scaled by length: no onset, or >= 28 onsets per 32
-    steps spanning >= 48 semitones: (N, T) -> (N,) bool."""
-    events = np.asarray(events)
-    count = onsets(events).sum(-1)
-    threshold = DEGENERATE_ONSETS_PER_32 * events.shape[-1] / 32
-    return (count == 0) | ((count >= threshold) & (pitch_range(events) >= DEGENERATE_RANGE))
-
-
 def relative_differences(generated: dict, real: dict) -> dict[str, float]:
     """Per feature, (mean generated - mean real) / |mean real| (nan where the real mean is 0)."""
     out = {}
@@ -261,29 +177,9 @@ def relative_differences(generated: dict, real: dict) -> dict[str, float]:
 # ---------------------------------------------------------------- interpolation (5.2)
 
 
-def hamming(a, b) -> np.ndarray:
-    """Differing steps: a, b (..., T) -> (...)."""
-    return (np.asarray(a) != np.asarray(b)).sum(-1)
-
-
-def choose_pairs(classes: np.ndarray, pairs: int, rng: np.random.Generator) -> np.ndarray:
-    """Up to `pairs` disjoint index pairs of different windows: -> (P, 2)."""
-    n = len(classes)
-    order = rng.permutation(n)[: 2 * min(pairs, n // 2)].reshape(-1, 2)
-    return order[hamming(classes[order[:, 0]], classes[order[:, 1]]) > 0]
-
-
-def data_space_path(a, b, alphas, rng: np.random.Generator) -> np.ndarray:
-    """The paper's naive baseline: a, b (T,) classes -> (K, T); point k takes B's class at
-    round(alpha_k * d(A, B)) of the differing steps (a seeded random subset, growing with
-    alpha) and A's class elsewhere."""
-    a, b = np.asarray(a), np.asarray(b)
-    order = rng.permutation(np.flatnonzero(a != b))
-    path = np.repeat(a[None], len(alphas), axis=0)  # (K, T)
-    for k, alpha in enumerate(alphas):
-        take = order[: int(round(float(alpha) * len(order)))]
-        path[k, take] = b[take]
-    return path
+def _hamming(a, b) -> np.ndarray:
+    """Differing steps of melody classes: a, b (..., T) -> (...)."""
+    return hamming(np.asarray(a)[..., None], np.asarray(b)[..., None])
 
 
 def latent_paths(model, a, b, alphas_count: int) -> np.ndarray:
@@ -294,7 +190,7 @@ def latent_paths(model, a, b, alphas_count: int) -> np.ndarray:
     codes = np.concatenate(
         [interpolation_path(x, y, alphas_count, "slerp") for x, y in zip(mu_a, mu_b, strict=True)]
     )  # (P * K, Z)
-    decoded = model.decode_to_tensors(codes, temperature=None).argmax(-1)  # (P * K, T)
+    decoded = prior_tokens(model, codes, None, 0)[..., 0]  # (P * K, T) argmax
     return decoded.reshape(len(a), alphas_count, -1)
 
 
@@ -303,41 +199,9 @@ def path_curves(paths: np.ndarray, a: np.ndarray, b: np.ndarray, log_likelihood=
     Hamming distance to A normalised by d(A, B), and (with `log_likelihood`, a function of
     (M, T) classes -> (M,) nats) the language-model log-likelihood per step in nats."""
     p, k, t = paths.shape
-    d_ab = np.maximum(hamming(a, b), 1)[:, None]  # (P, 1)
-    out = {"hamming_to_a": (hamming(paths, a[:, None]) / d_ab).mean(0).tolist()}
+    d_ab = np.maximum(_hamming(a, b), 1)[:, None]  # (P, 1)
+    out = {"hamming_to_a": (_hamming(paths, a[:, None]) / d_ab).mean(0).tolist()}
     if log_likelihood is not None:
         nats = log_likelihood(paths.reshape(p * k, t)).reshape(p, k) / t  # (P, K)
         out["lm_nats_per_step"] = nats.mean(0).tolist()
     return out
-
-
-# ---------------------------------------------------------------- attribute matrix (5.3)
-
-
-def attribute_matrix(
-    model, train_classes, eval_classes, max_windows: int = 20000, seed: int = 0
-) -> dict:
-    """Attribute vectors from training windows, each added (amount 1) to the codes of held-out
-    windows: the % change of every attribute of the argmax decodings against the decodings of
-    the unchanged codes (nan where that is 0). -> {"names", "base" (A,), "matrix" (A, A):
-    rows = vector added, columns = attribute measured}."""
-    vectors, _ = attribute_vectors(model, train_classes, max_windows=max_windows, seed=seed)
-    names = list(ATTRIBUTES)
-    mu = encode_classes(model, classes_of(eval_classes))  # (N, Z)
-
-    def measured(codes: np.ndarray) -> np.ndarray:
-        events = events_of(model.decode_to_tensors(codes, temperature=None))  # (N, T)
-        return np.array([ATTRIBUTES[n](events).mean() for n in names])  # (A,)
-
-    base = measured(mu)
-    rows = []
-    for name in names:
-        after = measured(mu + vectors[name][None])
-        with np.errstate(divide="ignore", invalid="ignore"):  # nan where the base is 0
-            rows.append(np.where(base != 0, (after - base) / np.abs(base) * 100.0, np.nan))
-    return {
-        "names": names,
-        "base": base.tolist(),
-        "matrix": np.array(rows).tolist(),
-        "windows": int(len(mu)),
-    }
