@@ -10,7 +10,8 @@ from musicvae.inference.attributes import events_from_classes
 from musicvae.music.drums import NUM_DRUM_CLASSES
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,10 +20,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, dpi: int = 90) -> Path:
+    """Lays out, writes and closes a figure -> path."""
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    _pyplot().close(fig)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
     return path
 
 
@@ -30,7 +32,7 @@ def feature_histograms(
     data_feats: dict[str, np.ndarray], sample_feats: dict[str, dict[str, np.ndarray]], path: Path
 ) -> Path:
     """One panel per feature: the data's histogram against each temperature's samples."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(data_feats)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
@@ -46,12 +48,12 @@ def feature_histograms(
     for ax in axes.flat[len(names) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def interpolation_curves(result: dict, path: Path) -> Path:
     """Hamming distance to A (normalised by d(A, B)) along alpha: latent vs data space."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for name, style in (("latent", "o-"), ("data", "s--")):
         if name in result:
@@ -60,12 +62,12 @@ def interpolation_curves(result: dict, path: Path) -> Path:
     ax.set_ylabel("Hamming distance to A / d(A, B)")
     ax.set_title(f"interpolation, {result.get('pairs', 0)} held-out pairs")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def attribute_heatmap(result: dict, path: Path) -> Path:
     """The attribute matrix (rows: vector applied, columns: attribute measured), in percent."""
-    plt = _pyplot()
+    plt = pyplot()
     names = result["attributes"]
     matrix = np.clip(np.asarray(result["matrix"], np.float64) * 100, -999, 999)
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 1.0 * len(names) + 1.5))
@@ -79,7 +81,7 @@ def attribute_heatmap(result: dict, path: Path) -> Path:
     ax.set_xlabel("attribute measured")
     ax.set_title("relative change when adding each attribute vector")
     fig.colorbar(image, ax=ax, label="%")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _roll(ax, classes: np.ndarray, kind: str, min_pitch: int) -> None:
@@ -100,7 +102,7 @@ def _roll(ax, classes: np.ndarray, kind: str, min_pitch: int) -> None:
 
 def sample_rolls(rows: dict[str, np.ndarray], kind: str, min_pitch: int, path: Path) -> Path:
     """rows {label: tokens (K, T, S)}: one line of piano rolls (first stream) per label."""
-    plt = _pyplot()
+    plt = pyplot()
     width = max(len(v) for v in rows.values())
     fig, axes = plt.subplots(
         len(rows), width, figsize=(1.9 * width, 1.7 * len(rows)), squeeze=False
@@ -113,4 +115,4 @@ def sample_rolls(rows: dict[str, np.ndarray], kind: str, min_pitch: int, path: P
             if c < len(tokens):
                 _roll(ax, np.asarray(tokens[c])[:, 0], kind, min_pitch)
         axes[r, 0].set_ylabel(label, fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from musicvae.evaluation.plots import pyplot, save_figure
+
 # Table 1 of the paper, 16-bar melody (teacher-forced, sampled at temperature 1.0).
 PAPER = {
     "flat": {"teacher_forced": 0.883, "sampled": 0.620},
@@ -46,26 +48,8 @@ def step_seconds(run_dir: Path) -> float:
     return total
 
 
-def plotting_available() -> bool:
-    """matplotlib (the `study` extra) draws the plots."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def curves_plot(runs: dict[str, Path], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for kind, color in zip(KINDS, ("tab:red", "tab:blue"), strict=True):
         for key, style in (("teacher_forced", "-"), ("sampled", "--")):
@@ -77,14 +61,11 @@ def curves_plot(runs: dict[str, Path], path: Path) -> Path:
     ax.set_title("16-bar melody: teacher-forced vs sampled accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def interpolation_plot(results: dict, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     lines = {"data space": results["data"]["data_space"]}
     lines.update({f"latent, {k}": results[k]["latent"] for k in KINDS})
@@ -99,14 +80,11 @@ def interpolation_plot(results: dict, path: Path) -> Path:
         ax.set_xlabel("alpha")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def attributes_plot(results: dict, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, kind in zip(axes, KINDS, strict=True):
         attrs = results[kind]["attributes"]
@@ -117,10 +95,7 @@ def attributes_plot(results: dict, path: Path) -> Path:
         ax.set_yticks(range(len(attrs["names"])), attrs["names"])
         ax.set_title(f"{kind}: % change (row = vector added)")
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _f(value, digits: int = 3) -> str:
