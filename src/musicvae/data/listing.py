@@ -16,6 +16,7 @@ import numpy as np
 from musicvae.data.converters import build_converter
 from musicvae.data.diagnose import program_names
 from musicvae.music.melody import clean_leading_note_offs
+from musicvae.music.midi_io import read_midi_file
 from musicvae.music.notes import DEFAULT_QPM, NoteSequence
 from musicvae.music.sequences import extract_subsequences, time_change_splits
 
@@ -153,24 +154,13 @@ def list_windows(data, seq: NoteSequence) -> list[WindowInfo]:
 def list_file_windows(path, config) -> list[WindowInfo]:
     """The windows of a MIDI file for a Config (see list_windows); a missing or unreadable
     file raises a ValueError naming it."""
-    return list_windows(config.data, _read(path))
+    return list_windows(config.data, read_midi_file(path))
 
 
 def file_windows(path, config) -> tuple[list[WindowInfo], str | None]:
     """(the windows of a MIDI file, why it has none (None when it has some)): the `windows`
     command."""
-    seq = _read(path)
+    seq = read_midi_file(path)
     infos = list_windows(config.data, seq)
     reason = None if infos else build_converter(config.data).no_window_reason(seq, config.name)
     return infos, reason
-
-
-def _read(path) -> NoteSequence:
-    from musicvae.music.midi_io import MidiReadError, read_midi
-
-    try:
-        return read_midi(path)
-    except MidiReadError as e:
-        raise ValueError(f"{path}: {e}") from None
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read file ({e.strerror or e})") from None

@@ -13,7 +13,7 @@ import numpy as np
 from musicvae.configs import Config
 from musicvae.data.converters import ConverterTensors, build_converter
 from musicvae.data.windows import windows_of
-from musicvae.music.midi_io import MidiReadError, read_midi
+from musicvae.music.midi_io import MidiReadError, read_midi, read_midi_file
 from musicvae.music.notes import NoteSequence
 from musicvae.music.sequences import QuantizationError
 
@@ -86,12 +86,7 @@ def read_item(item, label: str) -> NoteSequence:
     path = Path(item)
     if not path.is_file():
         raise ValueError(f"{label}: no such file")
-    try:
-        return read_midi(path)
-    except MidiReadError as e:
-        raise ValueError(f"{label}: {e}") from None
-    except OSError as e:
-        raise ValueError(f"{label}: cannot read file ({e.strerror or e})") from None
+    return read_midi_file(path, label)
 
 
 def read_paths(items: list) -> list:

@@ -385,3 +385,15 @@ def read_midi(source: str | os.PathLike | bytes) -> NoteSequence:
         with open(source, "rb") as f:
             data, name = f.read(), os.fspath(source)
     return _to_note_sequence(parse(data), name)
+
+
+def read_midi_file(path: str | os.PathLike, label: str | None = None) -> NoteSequence:
+    """read_midi for a file a user named: an unreadable or corrupt file raises one ValueError
+    line that starts with `label` (default: the path)."""
+    label = os.fspath(path) if label is None else label
+    try:
+        return read_midi(path)
+    except MidiReadError as e:
+        raise ValueError(f"{label}: {e}") from None
+    except OSError as e:
+        raise ValueError(f"{label}: cannot read file ({e.strerror or e})") from None
