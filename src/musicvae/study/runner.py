@@ -170,7 +170,6 @@ def train_stage(options: StudyOptions, data: Path) -> dict[str, Path]:
         steps=options.steps,
         batch_size=options.batch,
         seed=options.seed,
-        resume=True,
         log_every=max(1, min(10, options.steps // 5)),
         eval_every=max(1, options.steps // 25),
         eval_batches=4,
@@ -180,9 +179,12 @@ def train_stage(options: StudyOptions, data: Path) -> dict[str, Path]:
     if not todo:
         return runs
     log.info("training %s to step %d (%d at once)", ", ".join(todo), options.steps, options.jobs)
+    # resume only a run that has a checkpoint: the loop refuses --resume without one
     args = [
-        (options.configs[k], options.batch, str(data), str(runs[k]), train_options, 1) for k in todo
-    ]
+        (options.configs[k], options.batch, str(data), str(runs[k]),
+         {**train_options, "resume": trained_step(runs[k]) > 0}, 1)
+        for k in todo
+    ]  # fmt: skip
     if options.jobs > 1 and len(todo) > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(options.jobs, len(todo)), mp_context=context) as pool:
@@ -307,8 +309,6 @@ def run_study(options: StudyOptions, publish: Path | None = None) -> dict:
 
     from musicvae.study import report
 
-    if not report.plotting_available():  # found out now, not after hours of training
-        raise StudyError("the study's plots need matplotlib: pip install 'musicvae[study]'")
     options.out.mkdir(parents=True, exist_ok=True)
     check_settings(options)
     data = prepare_stage(options)
