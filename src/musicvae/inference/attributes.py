@@ -22,6 +22,7 @@ from musicvae.data.converters import build_converter
 
 log = logging.getLogger(__name__)
 
+VECTORS_FILE = "attributes.npz"  # attribute vectors beside a model folder's weights
 NOTE_OFF = -1
 NO_EVENT = -2
 C_MAJOR_PITCH_CLASSES = (0, 2, 4, 5, 7, 9, 11)

@@ -40,7 +40,9 @@ def bundled_model_dirs() -> list[Path]:
 
 def bundled_vectors() -> Path:
     """Attribute vectors computed for the bundled model."""
-    return _asset("models", BUNDLED_MODEL, "attributes.npz")
+    from musicvae.inference.attributes import VECTORS_FILE
+
+    return _asset("models", BUNDLED_MODEL, VECTORS_FILE)
 
 
 def bundled_tunes() -> tuple[Path, Path]:
