@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from musicvae.configs import get_config
-from musicvae.data.build import prepare_dataset, resolve_sources
-from musicvae.data.convert import convert_many, find_midi_files
+from musicvae.data.prepare import prepare_dataset, resolve_sources
+from musicvae.data.windows import convert_many, find_midi_files
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MAGENTA_MULTITRACK_CPU_S = 55.0

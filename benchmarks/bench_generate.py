@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+from musicvae.data.converters import build_converter
 from musicvae.inference.bundled import bundled_model_dir, bundled_tunes
 from musicvae.inference.trained_model import TrainedModel
 from musicvae.models.cpu_features import describe
@@ -44,7 +45,7 @@ def operations(model: TrainedModel, windows, n: int) -> dict:
     inputs, outputs, lengths = windows
     idx = np.arange(n) % len(inputs)
     seqs = []
-    for s in model.config.data.converter().from_tensors(outputs[idx]):
+    for s in build_converter(model.config.data).from_tensors(outputs[idx]):
         try:
             model.encode([s])
             seqs.append(s)

@@ -24,10 +24,12 @@ import time
 import numpy as np
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import Config, get_config
+from musicvae.data.converters import build_converter
 from musicvae.models.cpu_features import describe
-from musicvae.models.vae import build_model
 from musicvae.train import schedules
+from musicvae.train.loop import step_schedule
 
 # name -> (config, hparam overrides, batch)
 CASES = {
@@ -63,9 +65,9 @@ def case_config(name: str) -> tuple[Config, int]:
 def random_batch(config: Config, batch: int, device):
     """Random one-hot windows of full length: inputs, outputs (B, T, D), lengths (B,)."""
     rng = np.random.default_rng(0)
-    conv = config.data.converter()
+    conv = build_converter(config.data)
     t = config.hparams.max_seq_len
-    depths = config.output_depths or (conv.output_depth,)
+    depths = conv.stream_depths
     out = np.concatenate(
         [np.eye(d, dtype=np.float32)[rng.integers(0, d, (batch, t))] for d in depths], -1
     )
@@ -100,7 +102,7 @@ def bench_case(
     def one(step: int, precision: str) -> tuple[float, float]:
         start, cpu = time.perf_counter(), time.process_time()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(inputs, outputs, lengths, step=step)
+            out = model(inputs, outputs, lengths, **step_schedule(hp, step, training=True))
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, hp.grad_clip)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import re
 
 import pytest
 
 from musicvae.configs import CONFIG_MAP, Config, ConfigError, HParams, get_config
+from musicvae.data.converters import build_converter
 from tests.conftest import shared_path
 
 MAGENTA_NAMES = [
@@ -76,7 +78,7 @@ def test_converter_depths_match_magenta():
         "hierdec-trio_16bar": (692, 692),
     }
     for name, (din, dout) in depths.items():
-        conv = get_config(name).data.converter()
+        conv = build_converter(get_config(name).data)
         assert (conv.input_depth, conv.output_depth) == (din, dout)
 
 
@@ -110,3 +112,42 @@ def test_level_lengths_must_multiply_to_sequence_length():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         get_config("cat-mel_2bar_small").hparams.z_size = 3
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG_MAP))
+def test_config_dict_round_trip(name):
+    config = Config.from_name(name, z_size=7)
+    d = json.loads(json.dumps(config.to_dict()))  # as config.json stores it
+    assert Config.from_dict(d) == config
+    d["output_depths"] = [90, 90, 512]  # a key older config.json files carry
+    assert Config.from_dict(d) == config
+
+
+@pytest.mark.parametrize(
+    "hparam, value",
+    [
+        ("dropout_keep_prob", 0.5),
+        ("residual_encoder", True),
+        ("residual_decoder", True),
+        ("conditional", False),
+        ("control_preprocessing_rnn_size", (64,)),
+        ("clip_mode", "value"),
+    ],
+)
+def test_hparams_nothing_reads_are_rejected_unless_default(hparam, value):
+    with pytest.raises(ConfigError, match=f"{hparam}.*not supported"):
+        Config.from_name("cat-mel_2bar_small", **{hparam: value})
+    default = getattr(HParams(), hparam)
+    assert getattr(Config.from_name("cat-mel_2bar_small", **{hparam: default}).hparams, hparam) == (
+        default
+    )
+
+
+def test_trio_stream_depths_come_from_the_converter():
+    """Magenta's trio decoders: melody 90, bass 90, drums 512 (lstm_models MultiOutCategorical)."""
+    for name in ("flat-trio_16bar", "hierdec-trio_16bar"):
+        assert build_converter(get_config(name).data).stream_depths == (90, 90, 512)
+    assert build_converter(get_config("cat-drums_2bar_small").data).stream_depths == (512,)
+    assert build_converter(get_config("cat-mel_2bar_small").data).stream_depths == (90,)
+    data = get_config("cat-mel_2bar_small").data
+    assert build_converter(data) is build_converter(data)  # cached

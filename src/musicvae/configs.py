@@ -1,8 +1,10 @@
-"""Named configurations, keyed by Magenta's CONFIG_MAP names.
+"""Named configurations, keyed by Magenta's CONFIG_MAP names: pure data.
 
 A Config = data settings (which converter, with which rules) + model/training hparams, each a
 frozen dataclass. Values are those of Magenta 2.1.4 (../shared/magenta-golden/configs.md).
 Change a config with `Config.from_name(name, **hparam_overrides)` or `dataclasses.replace`.
+This module imports nothing from the package: musicvae.builders turns a config into a
+converter (musicvae.data.converters.build_converter) and a model (build_model).
 """
 
 from __future__ import annotations
@@ -11,10 +13,6 @@ import ast
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
-
-from musicvae.data.converters.drums import DrumsConverter
-from musicvae.data.converters.melody import MelodyConverter
-from musicvae.data.converters.trio import TrioConverter
 
 
 class ConfigError(ValueError):
@@ -34,39 +32,60 @@ class DataConfig:
     min_pitch: int = 21
     max_pitch: int = 108
     valid_programs: tuple[int, int] | None = None  # [lo, hi)
+    any_program: bool = False  # melody: read every non-drum program (see with_any_program)
     roll_input: bool = False
     max_tensors_per_notesequence: int = 5
     transpose_range: tuple[int, int] | None = None  # augmentation, inclusive
 
-    def converter(self) -> MelodyConverter | DrumsConverter | TrioConverter:
-        common = dict(
-            steps_per_quarter=self.steps_per_quarter,
-            quarters_per_bar=self.quarters_per_bar,
-            max_tensors_per_notesequence=self.max_tensors_per_notesequence,
-        )
-        if self.kind == "melody":
-            return MelodyConverter(
-                slice_bars=self.slice_bars,
-                min_pitch=self.min_pitch,
-                max_pitch=self.max_pitch,
-                valid_programs=self.valid_programs,
-                gap_bars=self.gap_bars,
-                max_bars=self.max_bars,
-                **common,
-            )
-        if self.kind == "drums":
-            return DrumsConverter(
-                slice_bars=self.slice_bars,
-                roll_input=self.roll_input,
-                gap_bars=self.gap_bars,
-                max_bars=self.max_bars,
-                **common,
-            )
-        return TrioConverter(slice_bars=self.slice_bars, gap_bars=int(self.gap_bars or 2), **common)
-
     @property
     def seq_len(self) -> int:
         return self.slice_bars * self.steps_per_quarter * self.quarters_per_bar
+
+
+# Magenta hparams kept for their names (a Magenta hparams string parses) that no part of this
+# port reads: setting one to anything but Magenta's default would silently do nothing.
+UNREAD_HPARAMS: dict[str, object] = {
+    "clip_mode": "global_norm",
+    "dropout_keep_prob": 1.0,
+    "residual_encoder": False,
+    "residual_decoder": False,
+    "conditional": True,
+    "control_preprocessing_rnn_size": (256,),
+}
+
+
+def _typed(name: str, value, kind: str):
+    """An hparam override checked against its declared type `kind` (the field's annotation:
+    int, float, bool, a tuple of ints, or a string); a ConfigError names the hparam and the
+    value otherwise."""
+
+    def is_int(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        wanted = "true or false"
+    elif kind == "int":
+        if is_int(value):
+            return value
+        wanted = "an integer"
+    elif kind == "float":
+        if is_int(value) or isinstance(value, float):
+            return float(value)
+        wanted = "a number"
+    elif kind.startswith("tuple"):
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if items and all(is_int(v) for v in items):
+            return tuple(items)
+        wanted = "a list of integers such as [256, 256]"
+    else:
+        if isinstance(value, str):
+            return value
+        wanted = "a string"
+    raise ConfigError(f"hparam {name} must be {wanted}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,12 @@ class HParams:
             raise ConfigError(f"unknown sampling_schedule {self.sampling_schedule!r}")
         if self.z_size <= 0 or not self.enc_rnn_size or not self.dec_rnn_size:
             raise ConfigError("z_size, enc_rnn_size and dec_rnn_size must be positive")
+        for name, default in UNREAD_HPARAMS.items():
+            if getattr(self, name) != default:
+                raise ConfigError(
+                    f"hparam {name}={getattr(self, name)!r} is not supported (nothing reads it; "
+                    f"only the default {default!r} is)"
+                )
 
     def override(self, **changes) -> HParams:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
@@ -114,7 +139,9 @@ class HParams:
                 f"unknown hparam(s) {', '.join(unknown)}; valid: "
                 + ", ".join(f.name for f in dataclasses.fields(self))
             )
-        return dataclasses.replace(self, **changes)
+        kinds = {f.name: str(f.type) for f in dataclasses.fields(self)}
+        checked = {name: _typed(name, value, kinds[name]) for name, value in changes.items()}
+        return dataclasses.replace(self, **checked)
 
     @staticmethod
     def parse(text: str) -> dict:
@@ -152,7 +179,6 @@ class Config:
     hparams: HParams
     decoder: Literal["categorical", "hierarchical", "multiout", "hierarchical_multiout"]
     level_lengths: tuple[int, ...] = ()
-    output_depths: tuple[int, ...] = ()  # per-stream depths for trio decoders
     note: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -180,16 +206,30 @@ class Config:
             )
         return config
 
-    @property
-    def converter(self):
-        return self.data.converter()
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (config.json, checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        """Rebuilds a Config saved with to_dict (lists back to tuples). The key output_depths
+        of older files is ignored: the converter owns its stream depths."""
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()}
+        hp = {k: tuple(v) if isinstance(v, list) else v for k, v in d["hparams"].items()}
+        return cls(
+            name=d["name"],
+            data=DataConfig(**data),
+            hparams=HParams(**hp),
+            decoder=d["decoder"],
+            level_lengths=tuple(d.get("level_lengths", ())),
+            note=d.get("note", ""),
+        )
 
 
 _MEL_2BAR = DataConfig(kind="melody", slice_bars=2, valid_programs=(0, 32), transpose_range=(-5, 5))
 _DRUMS_2BAR = DataConfig(kind="drums", slice_bars=2, roll_input=True)
 _MEL_16BAR = DataConfig(kind="melody", slice_bars=16)
 _TRIO_16BAR = DataConfig(kind="trio", slice_bars=16, gap_bars=2, max_bars=1024)
-_TRIO_DEPTHS = (90, 90, 512)
 
 _2BAR = dict(max_seq_len=32, sampling_schedule="inverse_sigmoid", sampling_rate=1000)
 _16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=256, max_beta=0.2)
@@ -198,8 +238,8 @@ _16BAR = dict(max_seq_len=256, enc_rnn_size=(2048, 2048), z_size=512, free_bits=
 def _configs() -> dict[str, Config]:
     c = {}
 
-    def add(name, data, decoder, level_lengths=(), output_depths=(), note="", **hp):
-        c[name] = Config(name, data, HParams(**hp), decoder, level_lengths, output_depths, note)
+    def add(name, data, decoder, level_lengths=(), note="", **hp):
+        c[name] = Config(name, data, HParams(**hp), decoder, level_lengths, note)
 
     add(
         "cat-mel_2bar_small",
@@ -260,7 +300,6 @@ def _configs() -> dict[str, Config]:
         "flat-trio_16bar",
         _TRIO_16BAR,
         "multiout",
-        output_depths=_TRIO_DEPTHS,
         batch_size=256,
         **{**_16BAR, "free_bits": 0, "max_beta": 1.0},
         dec_rnn_size=(2048, 2048, 2048),
@@ -270,10 +309,48 @@ def _configs() -> dict[str, Config]:
         _TRIO_16BAR,
         "hierarchical_multiout",
         level_lengths=(16, 16),
-        output_depths=_TRIO_DEPTHS,
         batch_size=256,
         dec_rnn_size=(1024, 1024),
         **_16BAR,
+    )
+
+    # The 16-bar flat vs hierarchical study (issue 11, tools/study_16bar.py): Magenta's
+    # hierdec-mel_16bar data (16-bar melody windows, every program), reduced to a CPU budget of
+    # a few thousand steps. Both share the encoder [512], z 256 and the KL schedule; the flat
+    # decoder [360, 360] matches the hierarchical one's parameters (5.46 M vs 5.48 M in all,
+    # 2.46 M vs 2.49 M in the decoder; tests/test_configs.py keeps them within 10%). The
+    # conductor has the core decoder's sizes [256, 256], as in Magenta's hierdec configs (one
+    # dec_rnn_size for both levels). KL: Magenta's 16-bar schedule (beta 0.2 from step 1, no
+    # warm-up, which a few thousand steps could not finish anyway) with free bits scaled to the
+    # smaller z: 128 bits for 256 dims = Magenta's 0.5 bit per dim (256 for 512). No scheduled
+    # sampling, as in Magenta's 16-bar configs: Table 1's drop is the cost of teacher forcing
+    # alone, and step-by-step sampled training would be several times slower on a CPU.
+    study = dict(
+        max_seq_len=256,
+        enc_rnn_size=(512,),
+        z_size=256,
+        free_bits=128,
+        max_beta=0.2,
+        beta_rate=0.0,
+        batch_size=64,
+    )
+    study_note = "study: reduced 16-bar melody model for the flat vs hierarchical study"
+    add(
+        "study-flat-mel_16bar",
+        _MEL_16BAR,
+        "categorical",
+        note=study_note,
+        dec_rnn_size=(360, 360),
+        **study,
+    )
+    add(
+        "study-hierdec-mel_16bar",
+        _MEL_16BAR,
+        "hierarchical",
+        level_lengths=(16, 16),
+        note=study_note,
+        dec_rnn_size=(256, 256),
+        **study,
     )
 
     # Tiny debug configs: same data and structure, sizes small enough for CPU tests in seconds.
@@ -303,7 +380,6 @@ def _configs() -> dict[str, Config]:
         "debug-flat-trio_16bar",
         _TRIO_16BAR,
         "multiout",
-        output_depths=_TRIO_DEPTHS,
         note=note,
         **{**_16BAR, **tiny, "free_bits": 0},
     )
@@ -312,14 +388,43 @@ def _configs() -> dict[str, Config]:
         _TRIO_16BAR,
         "hierarchical_multiout",
         level_lengths=(16, 16),
-        output_depths=_TRIO_DEPTHS,
         note=note,
         **{**_16BAR, **tiny, "free_bits": 0},
+    )
+    # The study's pipeline on tiny sizes (tools/study_16bar.py --debug, tests/study/).
+    tiny_study = {**study, **tiny, "free_bits": 0}
+    add(
+        "debug-study-flat-mel_16bar",
+        _MEL_16BAR,
+        "categorical",
+        note=note,
+        **{**tiny_study, "dec_rnn_size": (40,)},
+    )
+    add(
+        "debug-study-hierdec-mel_16bar",
+        _MEL_16BAR,
+        "hierarchical",
+        level_lengths=(16, 16),
+        note=note,
+        **tiny_study,
     )
     return c
 
 
 CONFIG_MAP: dict[str, Config] = _configs()
+
+
+def with_any_program(config: Config) -> Config:
+    """`config` reading melodies on every non-drum program (violin, flute, synth lead, ...).
+
+    Magenta's 2-bar melody configs read programs 0-31 only (its 16-bar ones read them all);
+    that stays the default for parity, and this is the opt-in (`--any-program`).
+    """
+    if config.data.kind != "melody":
+        raise ConfigError(
+            f"any_program applies to melody configs; {config.name} is a {config.data.kind} config"
+        )
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, any_program=True))
 
 
 def get_config(name: str) -> Config:

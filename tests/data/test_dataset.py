@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from musicvae.configs import get_config
-from musicvae.data import build
-from musicvae.data.convert import find_midi_files
-from musicvae.data.dataset import WindowDataset, random_transpose_tokens
+from musicvae.data import prepare
+from musicvae.data.converters.melody import random_transpose_tokens
+from musicvae.data.dataset import WindowDataset
+from musicvae.data.windows import find_midi_files
 from tests.conftest import FIXTURES
 
 
 def test_tokens_come_back_in_the_requested_order_across_shards(tmp_path):
     config = get_config("cat-mel_2bar_small")
-    build.prepare_dataset(
+    prepare.prepare_dataset(
         config,
         find_midi_files([FIXTURES / "golden" / "corpus"]),
         tmp_path / "ds",

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import get_config
 from musicvae.inference import TrainedModel
 from musicvae.inference.attributes import (
@@ -24,7 +25,6 @@ from musicvae.inference.attributes import (
     syncopation_8th,
     syncopation_16th,
 )
-from musicvae.models.vae import build_model
 
 _, OFF = -2, -1
 # SPEC section 7: "Mary had a little lamb" in 8ths, then a half bar of 16th syncopation and a

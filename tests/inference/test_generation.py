@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import get_config
 from musicvae.inference import (
     MultipleExtractedExamplesError,
@@ -16,7 +17,6 @@ from musicvae.inference import (
     TrainedModel,
     save_model_dir,
 )
-from musicvae.models.vae import build_model
 from musicvae.music.midi_io import write_midi
 from musicvae.music.notes import Note, NoteSequence, Tempo
 from tests.conftest import FIXTURES

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import Config, get_config
 from musicvae.inference.model_dir import (
     ModelDirError,
@@ -14,8 +15,7 @@ from musicvae.inference.model_dir import (
     parameter_count,
     save_model_dir,
 )
-from musicvae.models.vae import build_model
-from musicvae.train.checkpoint import CHECKPOINT, config_to_dict, save_checkpoint
+from musicvae.train.checkpoint import CHECKPOINT, save_checkpoint
 
 
 def _model(name: str = "debug-hierdec-trio_16bar", seed: int = 0):
@@ -62,7 +62,7 @@ def test_fp16_folder(tmp_path):
 
 def test_training_run_loads(tmp_path):
     model, config = _model("debug-cat-drums_2bar")
-    state = {"model": model.state_dict(), "config": config_to_dict(config), "step": 3}
+    state = {"model": model.state_dict(), "config": config.to_dict(), "step": 3}
     assert save_checkpoint(tmp_path / CHECKPOINT, state)
     for path in (tmp_path, tmp_path / CHECKPOINT):
         loaded, loaded_config = load_model_dir(path)
@@ -84,9 +84,7 @@ def test_errors(tmp_path):
     model, config = _model("debug-cat-mel_2bar")
     folder = tmp_path / "model"
     save_model_dir(model, config, folder)
-    (folder / "config.json").write_text(
-        json.dumps(config_to_dict(get_config("debug-cat-drums_2bar")))
-    )
+    (folder / "config.json").write_text(json.dumps(get_config("debug-cat-drums_2bar").to_dict()))
     with pytest.raises(ModelDirError, match=r"do not fit config debug-cat-drums_2bar .*expected"):
         load_model_dir(folder)
     (folder / "config.json").write_text("{}")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import get_config
 from musicvae.inference import TrainedModel, save_model_dir
-from musicvae.models.vae import build_model
 
 
 def _trained(name: str, batch_size: int = 256) -> TrainedModel:
@@ -114,3 +114,25 @@ def test_cuda_matches_cpu():
         atol=1e-4,
     )
     assert gpu.decode_to_tensors(mu, temperature=1.0, seed=0).shape == (5, 256, 692)
+
+
+def test_load_with_any_program_reads_a_violin_melody(tmp_path):
+    from musicvae.inference.bundled import bundled_model_dir
+    from musicvae.inference.inputs import NoExtractedExamplesError
+    from musicvae.music.midi_io import write_midi
+    from musicvae.music.notes import Note, NoteSequence, Tempo
+
+    pitches = (67, 69, 71, 72, 74)
+    notes = [  # two bars of 8th notes on a violin (program 40)
+        Note(pitch=pitches[i % 5], start=i * 0.25, end=(i + 1) * 0.25, program=40)
+        for i in range(16)
+    ]
+    write_midi(NoteSequence.from_notes(notes, tempos=(Tempo(0.0, 120.0),)), tmp_path / "v.mid")
+    magenta_rule = TrainedModel.load(bundled_model_dir())
+    with pytest.raises(NoExtractedExamplesError, match=r"programs 40 \(strings\).*any-program"):
+        magenta_rule.encode(tmp_path / "v.mid")
+    opened = TrainedModel.load(bundled_model_dir(), any_program=True)
+    z, mu, sigma = opened.encode(tmp_path / "v.mid")
+    assert mu.shape == (1, opened.z_size)
+    (window,) = opened.window_sequences(tmp_path / "v.mid")
+    assert window.pitch.tolist() == [pitches[i % 5] for i in range(16)]

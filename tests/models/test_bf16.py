@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from musicvae.builders import build_converter, build_model
 from musicvae.configs import get_config
 from musicvae.inference.bundled import bundled_model_dir, bundled_tunes
 from musicvae.inference.trained_model import TrainedModel
@@ -21,8 +22,8 @@ from musicvae.models import cpu_features
 from musicvae.models.decoders import CoreDecoder
 from musicvae.models.encoder import BidirectionalLstmEncoder
 from musicvae.models.fused_lstm import fused_lstm, matmul_dtype
-from musicvae.models.vae import build_model, shift_right
-from musicvae.train.loop import use_bf16
+from musicvae.models.vae import shift_right
+from musicvae.train import loop
 
 BF16 = dict(device_type="cpu", dtype=torch.bfloat16)
 
@@ -84,15 +85,15 @@ def test_bf16_training_step_agrees_with_fp32(name):
     config = get_config(name)
     torch.manual_seed(0)
     model = build_model(config)
-    conv = config.data.converter()
+    conv = build_converter(config.data)
     t = config.hparams.max_seq_len
     rng = np.random.default_rng(0)
-    depths = config.output_depths or (conv.output_depth,)
+    depths = conv.stream_depths
     out = np.concatenate(
         [np.eye(d, dtype=np.float32)[rng.integers(0, d, (6, t))] for d in depths], -1
     )
     inputs = outputs = torch.from_numpy(out)
-    if conv.input_depth != conv.output_depth:
+    if conv.input_depth != sum(depths):
         inputs = torch.from_numpy(
             np.eye(conv.input_depth, dtype=np.float32)[rng.integers(0, conv.input_depth, (6, t))]
         )
@@ -100,8 +101,9 @@ def test_bf16_training_step_agrees_with_fp32(name):
 
     def loss_and_grad(bf16: bool):
         with torch.autocast(**BF16, enabled=bf16):
+            schedule = loop.step_schedule(config.hparams, 3000, training=True)
             result = model(
-                inputs, outputs, lengths, step=3000, generator=torch.Generator().manual_seed(1)
+                inputs, outputs, lengths, **schedule, generator=torch.Generator().manual_seed(1)
             )
         model.zero_grad()
         result["loss"].backward()
@@ -157,6 +159,17 @@ def test_bf16_decoding_of_the_bundled_model_agrees_with_fp32():
     assert (a == b).mean() >= 0.95  # a flipped near-tie changes the rest of that melody
 
 
+def test_precision_survives_bundled_loading_and_with_any_program():
+    import musicvae
+
+    model = TrainedModel.bundled(precision="bf16")
+    assert model.precision == "bf16" and model.source == str(bundled_model_dir())
+    other = model.with_any_program()
+    assert other.precision == "bf16" and other.config != model.config
+    assert musicvae.load(precision="bf16").precision == "bf16"
+    assert TrainedModel.bundled().precision == "fp32"
+
+
 def test_precision_is_checked():
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
         TrainedModel.load(bundled_model_dir(), precision="fp16")
@@ -171,5 +184,10 @@ def test_cpu_flags_are_parsed_from_cpuinfo_text():
     assert cpu_features.parse_cpu_flags("model name: X\n") == frozenset()
 
 
-def test_train_bf16_is_used_on_cpu_exactly_where_bf16_is_native():
-    assert use_bf16(torch.device("cpu")) == cpu_features.native_bf16()
+def test_train_bf16_needs_native_bf16_units_not_only_onednn_emulation(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(loop, "native_bf16", lambda: False)  # e.g. AVX-512 without BF16
+    assert not loop.bf16_supported(cpu)
+    monkeypatch.setattr(loop, "native_bf16", lambda: True)
+    assert loop.bf16_supported(cpu)

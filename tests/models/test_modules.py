@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from musicvae.builders import build_model
 from musicvae.configs import CONFIG_MAP, Config
+from musicvae.data.converters import build_converter
 from musicvae.models.lstm import LSTMStack
-from musicvae.models.vae import build_model, shift_right
+from musicvae.models.vae import shift_right
+from musicvae.train.loop import step_schedule
 
 SMALL = dict(enc_rnn_size=(16,), dec_rnn_size=(12, 12), z_size=6)
 
@@ -16,9 +19,9 @@ SMALL = dict(enc_rnn_size=(16,), dec_rnn_size=(12, 12), z_size=6)
 def random_batch(config: Config, b: int, seed: int = 0):
     """One-hot outputs (per stream) and matching inputs for a config."""
     rng = np.random.default_rng(seed)
-    conv = config.data.converter()
+    conv = build_converter(config.data)
     t = config.hparams.max_seq_len
-    depths = config.output_depths or (conv.output_depth,)
+    depths = conv.stream_depths
     outputs = np.concatenate(
         [np.eye(d, dtype=np.float32)[rng.integers(0, d, (b, t))] for d in depths], -1
     )
@@ -39,7 +42,7 @@ def test_every_config_runs_forward_backward_and_sampling(name):
     torch.manual_seed(0)
     model = build_model(config)
     inputs, outputs, lengths = random_batch(config, 2)
-    out = model(inputs, outputs, lengths, step=100)
+    out = model(inputs, outputs, lengths, **step_schedule(config.hparams, 100, training=True))
     for key in (
         "loss",
         "losses/r_loss",
@@ -153,7 +156,7 @@ def test_debug_model_overfits_one_batch():
         return float((logits.argmax(-1) == outputs.argmax(-1)).float().mean())
 
     for step in range(600):
-        out = model(inputs, outputs, lengths, step=step)
+        out = model(inputs, outputs, lengths, **step_schedule(config.hparams, step, training=True))
         opt.zero_grad()
         out["loss"].backward()
         opt.step()

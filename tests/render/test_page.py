@@ -51,7 +51,7 @@ def test_page_links_exist_and_nothing_external(outputs):
     assert "://" not in text  # no http(s), no CDN: nothing outside the folder
     parser = _Links()
     parser.feed(text)
-    assert len(parser.links) == 5  # two PNGs, two MIDIs, one WAV
+    assert len(parser.links) == 6  # two PNGs, two MIDIs, one WAV (player and download link)
     for link in parser.links:
         assert (folder / unquote(link)).is_file(), link
     assert "samples/sample%201.png" in parser.links

@@ -5,18 +5,20 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from musicvae.configs import get_config
-from musicvae.data import build
-from musicvae.data.convert import find_midi_files
+from musicvae.builders import build_model
+from musicvae.configs import Config, get_config
+from musicvae.data import prepare
 from musicvae.data.dataset import DatasetError
-from musicvae.models.vae import build_model
+from musicvae.data.windows import find_midi_files
 from musicvae.train import checkpoint as ckpt
 from musicvae.train.loop import TrainingError, TrainOptions, train
 from tests.conftest import FIXTURES, REPO
@@ -28,7 +30,7 @@ QUICK = dict(batch_size=8, log_every=2, eval_every=5, eval_batches=1, progress=F
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data") / "mel2"
-    build.prepare_dataset(
+    prepare.prepare_dataset(
         get_config("cat-mel_2bar_small"),
         find_midi_files([FIXTURES / "golden" / "corpus"]),
         out,
@@ -61,7 +63,7 @@ def test_training_logs_evaluates_and_checkpoints(dataset, tmp_path):
         for p in (tmp_path / "run" / "tensorboard").iterdir()
     )
     state = ckpt.load_checkpoint(tmp_path / "run" / ckpt.CHECKPOINT)
-    assert state["step"] == 6 and ckpt.config_from_dict(state["config"]) == CONFIG
+    assert state["step"] == 6 and Config.from_dict(state["config"]) == CONFIG
     model = build_model(CONFIG)
     model.load_state_dict(state["model"])
 
@@ -109,7 +111,7 @@ def test_bad_datasets_give_clear_errors(dataset, tmp_path):
     empty = tmp_path / "empty"
     (empty / "in").mkdir(parents=True)
     (empty / "in" / "x.mid").write_bytes(b"")
-    build.prepare_dataset(
+    prepare.prepare_dataset(
         get_config("cat-mel_2bar_small"),
         find_midi_files([empty / "in"]),
         empty / "ds",
@@ -129,10 +131,12 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(dataset, tmp_path, monkey
     from musicvae.models import vae
 
     real_forward = vae.MusicVAE.forward
+    training_calls = []  # the resumed run trains steps 4, 5, ...: poison from step 5 on
 
     def poisoned(self, *args, **kwargs):
         out = real_forward(self, *args, **kwargs)
-        if kwargs.get("step", 0) >= 5:
+        training_calls.append(self.training)
+        if sum(training_calls) >= 2 and self.training:
             out["loss"] = out["loss"] * float("nan")
         return out
 
@@ -167,8 +171,11 @@ def test_full_disk_keeps_previous_checkpoint(dataset, tmp_path, monkeypatch):
 def test_cuda_device_without_gpu_is_a_clear_error(dataset, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: the GPU test below covers --device cuda")
-    with pytest.raises(TrainingError, match="no CUDA GPU"):
+    from musicvae.devices import DeviceError
+
+    with pytest.raises(DeviceError, match="no CUDA GPU is available; available: cpu"):
         train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=1, device="cuda", **QUICK))
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.gpu
@@ -218,3 +225,156 @@ def test_torchrun_two_processes_on_cpu(dataset, tmp_path):
     build_model(CONFIG).load_state_dict(state["model"])
     steps = [s for s, _ in losses(run)]
     assert steps == [2, 4]  # rank 0 alone logs
+
+
+# ------------------------------------------------------------------ bad options (issue 8, item 10)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(steps=0), "--steps must be a positive integer, got 0"),
+        (dict(steps=-5), "--steps must be a positive integer, got -5"),
+        (dict(batch_size=0), "--batch-size must be a positive integer, got 0"),
+        (dict(checkpoint_every=0), "--checkpoint-every"),
+        (dict(checkpoint_minutes=-1.0), "--checkpoint-minutes"),
+        (dict(resume=True), "--resume: .*run does not exist"),
+    ],
+)
+def test_unusable_options_fail_before_any_folder_is_made(dataset, tmp_path, changes, message):
+    options = TrainOptions(**{**dict(steps=2, **QUICK), **changes})
+    with pytest.raises(TrainingError, match=message):
+        train(CONFIG, dataset, tmp_path / "run", options)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_into_a_folder_without_checkpoint_is_an_error(dataset, tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(TrainingError, match="holds no checkpoint.pt"):
+        train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=2, resume=True, **QUICK))
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_bf16_on_a_cpu_without_bf16_is_an_error(dataset, tmp_path, monkeypatch):
+    from musicvae.train import loop
+
+    # The probe reads the CPU's capabilities; pretend to be a CPU without AVX512-BF16/AMX.
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert not loop.bf16_supported(torch.device("cpu"))
+    with pytest.raises(TrainingError, match="--bf16 .* this CPU has no native bfloat16"):
+        train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=2, bf16=True, **QUICK))
+    assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------ time-based checkpoints
+
+
+def _poison_from(monkeypatch, first_bad_step: int) -> None:
+    from musicvae.models import vae
+
+    real_forward = vae.MusicVAE.forward
+    training_calls = [0]  # the loop passes beta, not the step: count training steps (from 0)
+
+    def poisoned(self, *args, **kwargs):
+        out = real_forward(self, *args, **kwargs)
+        if self.training:
+            if training_calls[0] >= first_bad_step:
+                out["loss"] = out["loss"] * float("nan")
+            training_calls[0] += 1
+        return out
+
+    monkeypatch.setattr(vae.MusicVAE, "forward", poisoned)
+
+
+@pytest.mark.parametrize("minutes, kept", [(1e-9, 3), (0.0, None)])
+def test_time_based_checkpoints(dataset, tmp_path, monkeypatch, minutes, kept):
+    # checkpoint_every is never reached and step 3 fails: only the clock can have saved step 3.
+    _poison_from(monkeypatch, 3)
+    run = tmp_path / "run"
+    options = TrainOptions(steps=50, checkpoint_every=1000, checkpoint_minutes=minutes, **QUICK)
+    with pytest.raises(TrainingError, match="loss became nan at step 3"):
+        train(CONFIG, dataset, run, options)
+    if kept is None:
+        assert not (run / ckpt.CHECKPOINT).exists()
+    else:
+        assert ckpt.load_checkpoint(run / ckpt.CHECKPOINT)["step"] == kept
+
+
+# ------------------------------------------------------------------ SIGINT / SIGTERM (item 5)
+
+
+def _train_command(dataset: Path, run: Path, steps: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "musicvae",
+        "train",
+        "--config",
+        "debug-cat-mel_2bar",
+        "--data",
+        str(dataset),
+        "--run-dir",
+        str(run),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "8",
+        "--log-every",
+        "1",
+        "--eval-every",
+        "100000",
+        "--checkpoint-every",
+        "100000",
+        "--quiet",
+    ]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_the_current_step_and_resume_is_exact(dataset, tmp_path, sig):
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(
+        _train_command(dataset, run, 100000),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        metrics = run / "metrics.jsonl"
+        for _ in range(1200):  # wait (up to 2 minutes) until a few steps are logged
+            if proc.poll() is not None:
+                break
+            if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), stderr[-3000:]
+    assert "Traceback" not in stderr
+    state = ckpt.load_checkpoint(run / ckpt.CHECKPOINT)
+    kept = int(state["step"])
+    assert f"{sig.name}: stopped after step {kept}; the checkpoint of step {kept}" in stderr
+    assert max(s for s, _ in losses(run)) == kept  # every logged step is in the checkpoint
+    assert not (run / (ckpt.CHECKPOINT + ".tmp")).exists()
+
+    # --resume continues exactly: same losses and weights as one uninterrupted run.
+    total = kept + 3
+    same = dict(QUICK, log_every=1, eval_every=100000, checkpoint_every=100000)
+    train(CONFIG, dataset, run, TrainOptions(steps=total, resume=True, **same))
+    full = tmp_path / "full"
+    train(CONFIG, dataset, full, TrainOptions(steps=total, **same))
+    assert losses(run) == losses(full)
+    a = ckpt.load_checkpoint(full / ckpt.CHECKPOINT)["model"]
+    b = ckpt.load_checkpoint(run / ckpt.CHECKPOINT)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_signal_handlers_are_restored_after_training(dataset, tmp_path):
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=1, **QUICK))
+    assert {s: signal.getsignal(s) for s in before} == before

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config
-from musicvae.data.tokens import tokens_to_inputs, tokens_to_outputs
+from musicvae.data.converters import build_converter
 
 
 class DatasetError(ValueError):
@@ -86,30 +86,8 @@ class WindowDataset:
     def batch(self, indices: np.ndarray, tokens: np.ndarray | None = None):
         """-> inputs (N, T, D_in) float32, outputs (N, T, D_out) float32, lengths (N,) int64."""
         tokens = self.tokens(indices) if tokens is None else tokens
-        inputs = tokens_to_inputs(self.config.data, tokens).astype(np.float32)
-        outputs = tokens_to_outputs(self.config.data, tokens).astype(np.float32)
+        converter = build_converter(self.config.data)
+        inputs = converter.tokens_to_inputs(tokens).astype(np.float32)
+        outputs = converter.tokens_to_outputs(tokens).astype(np.float32)
         lengths = np.full(len(tokens), tokens.shape[1], np.int64)
         return inputs, outputs, lengths
-
-
-def random_transpose_tokens(
-    tokens: np.ndarray, depth: int, low: int, high: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Training-time transposition of melody windows: tokens (N, T, 1) -> (N, T, 1).
-
-    Magenta transposes the NoteSequence by a uniform shift in [low, high] before extracting
-    melodies, deleting notes that leave the range. Stored windows cannot re-run extraction, so
-    per window we draw the shift uniformly among those that keep all its notes inside
-    [2, depth) (note-on classes): identical to Magenta's whenever no note would leave it.
-    """
-    notes = tokens[..., 0].astype(np.int64)  # (N, T)
-    is_note = notes >= 2
-    lowest = np.where(is_note, notes, depth).min(axis=1)  # (N,)
-    highest = np.where(is_note, notes, 1).max(axis=1)
-    lo = np.maximum(low, 2 - lowest)  # keep lowest >= 2
-    hi = np.minimum(high, depth - 1 - highest)
-    lo = np.minimum(lo, 0)
-    hi = np.maximum(hi, 0)
-    shift = lo + np.floor(rng.random(len(notes)) * (hi - lo + 1)).astype(np.int64)  # (N,)
-    moved = np.where(is_note, notes + shift[:, None], notes)
-    return moved[..., None].astype(np.int16)

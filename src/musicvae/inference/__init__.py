@@ -1,5 +1,6 @@
 """Inference: model folders, TrainedModel (Magenta's generation API, batch-size free), latent
-interpolation and melody attribute vectors."""
+interpolation, melody attribute vectors, and the generation commands as library functions
+(`musicvae.inference.generate`: sample, interpolate, reconstruct, encode, attributes)."""
 
 from musicvae.inference.inputs import MultipleExtractedExamplesError, NoExtractedExamplesError
 from musicvae.inference.latent import lerp, slerp

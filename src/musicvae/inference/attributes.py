@@ -18,8 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from musicvae.data.converters import build_converter
+
 log = logging.getLogger(__name__)
 
+VECTORS_FILE = "attributes.npz"  # attribute vectors beside a model folder's weights
 NOTE_OFF = -1
 NO_EVENT = -2
 C_MAJOR_PITCH_CLASSES = (0, 2, 4, 5, 7, 9, 11)
@@ -161,18 +164,24 @@ def quartile_difference(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarr
 
 
 def attribute_vectors(
-    model, windows, names=None, max_windows: int | None = None, seed: int = 0
+    model,
+    windows,
+    names=None,
+    max_windows: int | None = None,
+    seed: int = 0,
+    progress: bool | None = False,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Attribute vectors of a melody TrainedModel over melody windows: (N, T) classes,
     (N, T, 1) tokens or (N, T, D) one-hot. At most `max_windows` windows (a seeded random
-    subset). -> ({name: (Z,) float32}, {name: summary})."""
-    if model.config.data.kind != "melody":
+    subset); `progress` shows a bar over the encoding (None: on a terminal).
+    -> ({name: (Z,) float32}, {name: summary})."""
+    converter = build_converter(model.config.data)
+    if not converter.has_melody_events:
         raise ValueError(
             f"attribute vectors are defined for melody models (SPEC section 7); "
-            f"{model.config.name} is a {model.config.data.kind} model"
+            f"{model.config.name} is a {converter.kind} model"
         )
     names = check_names(names)
-    data = model.config.data
     classes = classes_of(windows)  # (N, T)
     if classes.ndim != 2 or (classes.size and classes.max() >= model.input_depth):
         raise ValueError(
@@ -184,8 +193,8 @@ def attribute_vectors(
             raise ValueError(f"--max-windows must be at least 4, got {max_windows}")
         chosen = np.sort(np.random.default_rng(seed).choice(len(classes), max_windows, False))
         classes = classes[chosen]
-    events = events_from_classes(classes, data.min_pitch)  # (N, T)
-    mu = encode_classes(model, classes)  # (N, Z)
+    events = converter.melody_events(classes)  # (N, T)
+    mu = encode_classes(model, classes, progress=progress)  # (N, Z)
     vectors, summaries = {}, {}
     for name in names:
         vectors[name], summaries[name] = quartile_difference(ATTRIBUTES[name](events), mu)
@@ -196,12 +205,19 @@ def attribute_vectors(
     return vectors, summaries
 
 
-def encode_classes(model, classes: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """(N, T) melody classes -> mu (N, Z), one-hot expanded a chunk at a time (bounded memory)."""
+def encode_classes(
+    model, classes: np.ndarray, chunk: int = 4096, progress: bool | None = False
+) -> np.ndarray:
+    """(N, T) melody classes -> mu (N, Z), one-hot expanded a chunk at a time (bounded memory);
+    `progress` shows a bar over the chunks (None: on a terminal)."""
+    from musicvae.progress import bar
+
     depth = model.input_depth
     eye = np.eye(depth, dtype=np.float32)
+    starts = range(0, len(classes), chunk)
     parts = [
-        model.encode_tensors(eye[classes[i : i + chunk]])[1] for i in range(0, len(classes), chunk)
+        model.encode_tensors(eye[classes[i : i + chunk]])[1]
+        for i in bar(starts, desc="encode windows", progress=progress)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, model.z_size), np.float32)
 
@@ -211,13 +227,14 @@ def attribute_sweep(
 ):
     """One code z (Z,) moved by each amount along the loaded vector `name`, decoded and measured
     -> (NoteSequences (A,), {attribute: values (A,)} over the decoded melodies)."""
-    if model.config.data.kind != "melody":
+    converter = build_converter(model.config.data)
+    if not converter.has_melody_events:
         raise ValueError(f"melody attributes need a melody model; {model.config.name} is not one")
     z = np.asarray(z, np.float32).reshape(-1)
     codes = np.stack([model.apply_attribute(z, name, a) for a in amounts])  # (A, Z)
     samples = model.decode_to_tensors(codes, None, temperature, seed)  # (A, T, D)
-    sequences = model.config.data.converter().from_tensors(samples)
-    events = events_from_classes(samples, model.config.data.min_pitch)  # (A, T)
+    sequences = converter.from_tensors(samples)
+    events = converter.melody_events(classes_of(samples))  # (A, T)
     return sequences, measure(events)
 
 

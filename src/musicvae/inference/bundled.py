@@ -27,9 +27,22 @@ def bundled_model_dir() -> Path:
     return _asset("models", BUNDLED_MODEL)
 
 
+def bundled_model_dirs() -> list[Path]:
+    """Every model folder under assets/models, sorted (the list grows with new bundles); the
+    Studio serves them all."""
+    from musicvae.inference.model_dir import WEIGHTS
+
+    root = ASSETS / "models"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / WEIGHTS).is_file())
+
+
 def bundled_vectors() -> Path:
     """Attribute vectors computed for the bundled model."""
-    return _asset("models", BUNDLED_MODEL, "attributes.npz")
+    from musicvae.inference.attributes import VECTORS_FILE
+
+    return _asset("models", BUNDLED_MODEL, VECTORS_FILE)
 
 
 def bundled_tunes() -> tuple[Path, Path]:

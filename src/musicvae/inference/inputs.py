@@ -1,5 +1,6 @@
-"""What TrainedModel accepts as a sequence (a MIDI path, a NoteSequence or a window tensor) and
-the typed errors when an input yields no window, or several where one is required."""
+"""What TrainedModel accepts as a sequence (a MIDI path, a NoteSequence, a pretty_midi.PrettyMIDI
+or a window tensor) and the typed errors when an input yields no window, or several where one
+is required."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.configs import Config
-from musicvae.data.convert import explain_no_windows, windows_of
-from musicvae.data.converters.base import ConverterTensors
-from musicvae.music.midi_io import MidiReadError, read_midi
+from musicvae.data.converters import ConverterTensors, build_converter
+from musicvae.data.windows import windows_of
+from musicvae.music.midi_io import MidiReadError, read_midi, read_midi_file
 from musicvae.music.notes import NoteSequence
 from musicvae.music.sequences import QuantizationError
 
@@ -28,9 +29,29 @@ class MultipleExtractedExamplesError(ValueError):
 Item = str | os.PathLike | NoteSequence | np.ndarray
 
 
+def is_pretty_midi(item) -> bool:
+    """A pretty_midi.PrettyMIDI (duck-typed: pretty_midi is not a dependency)."""
+    return hasattr(item, "instruments") and callable(getattr(item, "write", None))
+
+
+def from_pretty_midi(item, label: str) -> NoteSequence:
+    """A PrettyMIDI object -> NoteSequence, through its MIDI bytes (read as a file would be)."""
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        item.write(buffer)
+        seq = read_midi(buffer.getvalue())
+    except MidiReadError as e:
+        raise ValueError(f"{label}: {e}") from None
+    except Exception as e:  # whatever pretty_midi raises while writing its MIDI
+        raise ValueError(f"{label}: cannot read this PrettyMIDI object ({e})") from None
+    return seq.replace(source=label)
+
+
 def as_items(sequences) -> list:
     """One input or a list of them -> list; a (B, T, D) array -> B window items."""
-    if isinstance(sequences, (str, os.PathLike, NoteSequence)):
+    if isinstance(sequences, (str, os.PathLike, NoteSequence)) or is_pretty_midi(sequences):
         return [sequences]
     if hasattr(sequences, "detach"):  # a torch tensor
         sequences = sequences.detach().cpu().numpy()
@@ -51,32 +72,44 @@ def label_of(item, index: int) -> str:
         return os.fspath(item)
     if isinstance(item, NoteSequence) and item.source:
         return item.source
+    if is_pretty_midi(item):
+        return f"PrettyMIDI input {index}"
     return f"input {index}"
 
 
 def read_item(item, label: str) -> NoteSequence:
-    """A MIDI path or a NoteSequence -> NoteSequence (read errors name the file)."""
+    """A MIDI path, a NoteSequence or a PrettyMIDI -> NoteSequence (read errors name the file)."""
     if isinstance(item, NoteSequence):
         return item
+    if is_pretty_midi(item):
+        return from_pretty_midi(item, label)
     path = Path(item)
     if not path.is_file():
         raise ValueError(f"{label}: no such file")
-    try:
-        return read_midi(path)
-    except MidiReadError as e:
-        raise ValueError(f"{label}: {e}") from None
-    except OSError as e:
-        raise ValueError(f"{label}: cannot read file ({e.strerror or e})") from None
+    return read_midi_file(path, label)
+
+
+def read_paths(items: list) -> list:
+    """Items with MIDI paths (or PrettyMIDI objects) read once into NoteSequences, which keep
+    the path as source."""
+    return [
+        read_item(item, label_of(item, i))
+        if isinstance(item, (str, os.PathLike)) or is_pretty_midi(item)
+        else item
+        for i, item in enumerate(items)
+    ]
+
+
+def tempo_of(item) -> float | None:
+    """The tempo (qpm) a NoteSequence starts with; None for window tensors or no tempo."""
+    if not isinstance(item, NoteSequence) or not item.tempos:
+        return None
+    return min(item.tempos, key=lambda t: t.time).qpm
 
 
 def explain(config: Config, seq: NoteSequence) -> str:
     """Why a sequence yields no window for this config, in one line."""
-    kind = config.data.kind
-    if len(seq) and kind == "melody" and bool(seq.is_drum.all()):
-        return f"it has only drum notes, and {config.name} is a melody model (use a drum model)"
-    if len(seq) and kind == "drums" and not bool(seq.is_drum.any()):
-        return f"it has no drum notes (MIDI channel 10), and {config.name} is a drum model"
-    return explain_no_windows(config.data, seq)
+    return build_converter(config.data).no_window_reason(seq, config.name)
 
 
 def item_windows(config: Config, item, label: str, input_depth: int) -> ConverterTensors:

@@ -1,7 +1,8 @@
 """Latent-space paths: linear and spherical interpolation between two codes (pure numpy).
 
 Magenta wrote `_slerp` twice (music_vae/trained_model.py and the interpolation script); this is
-the one implementation, used by TrainedModel.interpolate and the evaluation.
+the one implementation, used through `interpolation_path` by TrainedModel.interpolate (and so by
+the interpolate command and the demo).
 """
 
 from __future__ import annotations

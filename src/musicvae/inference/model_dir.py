@@ -1,5 +1,5 @@
 """Model folders: `model.safetensors` (the weights, by state_dict name) + `config.json` (the
-Config, as train.checkpoint.config_to_dict writes it) + `card.json` (provenance).
+Config, as Config.to_dict writes it) + `card.json` (provenance).
 
 `load_model_dir` also takes a training run (a folder with checkpoint.pt, or the .pt file), so
 TrainedModel.load and every command accept a model folder and a training run alike.
@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from musicvae import __version__
+from musicvae.builders import build_model
 from musicvae.configs import Config
-from musicvae.models.vae import MusicVAE, build_model
-from musicvae.train.checkpoint import (
-    CHECKPOINT,
-    CheckpointError,
-    config_from_dict,
-    config_to_dict,
-    load_checkpoint,
-)
+from musicvae.errors import CheckpointError
+from musicvae.files import atomic_write_bytes, atomic_write_text
+from musicvae.models.vae import MusicVAE
+from musicvae.train.checkpoint import CHECKPOINT, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +29,30 @@ CARD = "card.json"
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel, torch.compile
 
 
+DEFAULT_TEMPERATURE = 0.5  # sampling temperature of a model whose card recommends none
+
+
+def read_card(model_dir: str | Path) -> dict:
+    """card.json of a model folder ({} when there is none or it is unreadable)."""
+    try:
+        card = json.loads((Path(model_dir) / CARD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def recommended_temperature(model_dir: str | Path | None) -> float | None:
+    """The sampling temperature the card recommends (`musicvae evaluate --card` measures it:
+    see evaluation/realism.py), or None when the folder has no evaluated card."""
+    if model_dir is None:
+        return None
+    try:
+        value = read_card(model_dir)["evaluation"]["realism"]["recommended_temperature"]["value"]
+    except (KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 class ModelDirError(ValueError):
     """A model folder or training run that is missing, incomplete or does not fit its config."""
 
@@ -40,13 +60,6 @@ class ModelDirError(ValueError):
 def parameter_count(model: MusicVAE) -> int:
     """Trainable parameters (Magenta's count: the frozen zero bias_hh are not variables)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def _write(path: Path, write) -> None:
-    """Write through a temporary file, then rename (no half-written model on failure)."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def save_model_dir(
@@ -66,9 +79,9 @@ def save_model_dir(
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": "pt", "musicvae_version": __version__, "config": config.name}
-    _write(path / WEIGHTS, lambda p: p.write_bytes(save(state, metadata=metadata)))
-    config_text = json.dumps(config_to_dict(config), indent=2) + "\n"
-    _write(path / CONFIG, lambda p: p.write_text(config_text))
+    atomic_write_bytes(path / WEIGHTS, save(state, metadata=metadata))
+    config_text = json.dumps(config.to_dict(), indent=2) + "\n"
+    atomic_write_text(path / CONFIG, config_text)
     card = {
         "musicvae_version": __version__,
         "config": config.name,
@@ -76,7 +89,7 @@ def save_model_dir(
         "weights_dtype": str(dtype).removeprefix("torch."),
         **(extra_card or {}),
     }
-    _write(path / CARD, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+    atomic_write_text(path / CARD, json.dumps(card, indent=2) + "\n")
     log.info("saved %s (%s) to %s", config.name, card["weights_dtype"], path)
     return path
 
@@ -114,7 +127,7 @@ def _load_folder(path: Path) -> tuple[MusicVAE, Config]:
     if not (path / CONFIG).is_file():
         raise ModelDirError(f"{path} has {WEIGHTS} but no {CONFIG}")
     try:
-        config = config_from_dict(json.loads((path / CONFIG).read_text()))
+        config = Config.from_dict(json.loads((path / CONFIG).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ModelDirError(f"{path / CONFIG}: not a musicvae config ({e})") from None
     try:
@@ -131,7 +144,7 @@ def _load_training(path: Path) -> tuple[MusicVAE, Config]:
         raise ModelDirError(str(e)) from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise ModelDirError(f"{path}: not a musicvae training checkpoint (no model/config)")
-    config = config_from_dict(state["config"])
+    config = Config.from_dict(state["config"])
     return model_from_state(state["model"], config, str(path)), config
 
 

@@ -19,11 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicvae.configs import Config
-from musicvae.data.converters.base import ConverterTensors
+from musicvae.configs import Config, with_any_program
+from musicvae.data.converters import build_converter
+from musicvae.data.converters.base import ConverterTensors, check_qpm
 from musicvae.inference import inputs as _inputs
 from musicvae.inference.latent import interpolation_path
-from musicvae.inference.model_dir import load_model_dir
+from musicvae.inference.model_dir import (
+    DEFAULT_TEMPERATURE,
+    load_model_dir,
+    recommended_temperature,
+)
 from musicvae.models.vae import MusicVAE
 from musicvae.music.notes import NoteSequence
 
@@ -78,16 +83,27 @@ class TrainedModel:
         batch_size: int = 256,
         precision: str = "fp32",
     ):
+        from musicvae.devices import resolve_device
+
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.precision = precision
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.config = config
         self.batch_size = batch_size
         self.attribute_vectors: dict[str, np.ndarray] = {}
+        self.source: str | None = None  # the model folder or run it was loaded from
+
+    def __repr__(self) -> str:
+        where = f", source={self.source!r}" if self.source else ""
+        return (
+            f"TrainedModel({self.config.name!r}, kind={self.config.data.kind!r}, "
+            f"bars={self.config.data.slice_bars}, z_size={self.z_size}, "
+            f"device={str(self.device)!r}{where})"
+        )
 
     @classmethod
     def load(
@@ -95,11 +111,50 @@ class TrainedModel:
         path: str | Path,
         device: str | torch.device = "cpu",
         batch_size: int = 256,
+        any_program: bool = False,
         precision: str = "fp32",
     ) -> TrainedModel:
-        """From a model folder (`musicvae import-magenta` writes one) or a training run."""
+        """From a model folder (`musicvae import-magenta` writes one) or a training run.
+        `any_program`: a melody model reads melodies on every non-drum instrument of its
+        inputs (default: its config's rule; Magenta's 2-bar models read programs 0-31)."""
+        from musicvae.devices import resolve_device
+
+        device = resolve_device(device)  # an absent device fails before the weights load
         model, config = load_model_dir(path, device)
-        return cls(model, config, device, batch_size, precision)
+        if any_program:
+            config = with_any_program(config)
+        trained = cls(model, config, device, batch_size, precision)
+        trained.source = str(path)
+        return trained
+
+    @classmethod
+    def bundled(
+        cls,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+        any_program: bool = False,
+        precision: str = "fp32",
+    ) -> TrainedModel:
+        """The folk 2-bar melody model that ships with the package (folk-mel_2bar)."""
+        from musicvae.inference.bundled import bundled_model_dir
+
+        return cls.load(bundled_model_dir(), device, batch_size, any_program, precision)
+
+    def sampling_temperature(self, temperature: float | str | None = "card") -> float | None:
+        """The temperature to sample at (None = argmax): `temperature` itself, or for "card"
+        the one this model's card recommends (measured by `musicvae evaluate --card`), else 0.5."""
+        if temperature == "card":
+            found = recommended_temperature(self.source)
+            temperature = DEFAULT_TEMPERATURE if found is None else found
+        return _temperature(temperature)  # 0 -> None (argmax); a bad value fails here
+
+    def with_any_program(self) -> TrainedModel:
+        """This model reading melodies on every non-drum program (melody models only)."""
+        config = with_any_program(self.config)
+        other = TrainedModel(self.model, config, self.device, self.batch_size, self.precision)
+        other.source = self.source
+        other.attribute_vectors = dict(self.attribute_vectors)
+        return other
 
     # ------------------------------------------------------------ sizes
 
@@ -241,8 +296,11 @@ class TrainedModel:
         )
 
     def window_sequences(self, sequence) -> list[NoteSequence]:
-        """The windows of one input as the model sees them, as NoteSequences."""
-        return self.config.data.converter().from_tensors(self.windows(sequence).outputs)
+        """The windows of one input as the model sees them, as NoteSequences at the input's
+        tempo (120 qpm for a window tensor)."""
+        (sequence,) = _inputs.read_paths([sequence])
+        outputs = self.windows(sequence).outputs
+        return build_converter(self.config.data).from_tensors(outputs, _inputs.tempo_of(sequence))
 
     def encode(
         self, sequences, seed: int | None = None
@@ -271,16 +329,23 @@ class TrainedModel:
         return self.encode_tensors(inputs, lengths, seed)
 
     def decode(
-        self, z, length: int | None = None, temperature: float | None = 1.0, seed: int | None = None
+        self,
+        z,
+        length: int | None = None,
+        temperature: float | None = 1.0,
+        seed: int | None = None,
+        qpm: float | None = None,
     ) -> list[NoteSequence]:
         """z (B, Z) (or one (Z,) code) -> B NoteSequences decoded free-running for `length`
-        steps (default: the config's window); temperature None or 0 = argmax."""
+        steps (default: the config's window); temperature None or 0 = argmax; tempo `qpm`
+        (default 120) and a 4/4 time signature."""
         z = np.asarray(z, np.float32)
         z = z[None] if z.ndim == 1 else z
         if length is not None:
             check_count(length, "length", 1, MAX_LENGTH)
+        check_qpm(qpm)  # before the work
         samples = self.decode_to_tensors(z, length, _temperature(temperature), seed)
-        return self.config.data.converter().from_tensors(samples)
+        return build_converter(self.config.data).from_tensors(samples, qpm)
 
     def sample(
         self,
@@ -289,13 +354,15 @@ class TrainedModel:
         temperature: float | None = 1.0,
         same_z: bool = False,
         seed: int | None = None,
+        qpm: float | None = None,
     ) -> list[NoteSequence]:
-        """n sequences decoded from z ~ N(0, I) (one z shared by all with `same_z`)."""
+        """n sequences decoded from z ~ N(0, I) (one z shared by all with `same_z`), at tempo
+        `qpm` (default 120)."""
         n = check_count(n, "n")
         z = _normal((1 if same_z else n, self.z_size), _subseed(seed, 0))  # (n or 1, Z)
         if same_z:
             z = np.repeat(z, n, axis=0)  # (n, Z)
-        return self.decode(z, length, temperature, _subseed(seed, 1))
+        return self.decode(z, length, temperature, _subseed(seed, 1), qpm)
 
     def interpolate(
         self,
@@ -306,13 +373,17 @@ class TrainedModel:
         length: int | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        qpm: float | None = None,
     ) -> list[NoteSequence]:
         """num_steps sequences along the slerp (or lerp) path between the mu's of two inputs,
-        endpoints included: with temperature None the ends are their reconstructions."""
+        endpoints included: with temperature None the ends are their reconstructions. Tempo:
+        `qpm`, else the start's (a MIDI file or NoteSequence), else 120."""
         num_steps = check_count(num_steps, "num_steps", 2)
+        start, end = _inputs.read_paths([start, end])
+        qpm = _inputs.tempo_of(start) if qpm is None else qpm
         _, mu, _ = self.encode([start, end])
         path = interpolation_path(mu[0], mu[1], num_steps, method)  # (S, Z)
-        return self.decode(path, length, temperature, seed)
+        return self.decode(path, length, temperature, seed, qpm)
 
     def similar(
         self,
@@ -321,30 +392,43 @@ class TrainedModel:
         similarity: float,
         temperature: float | None = None,
         seed: int | None = None,
+        qpm: float | None = None,
     ) -> list[NoteSequence]:
-        """n variations of one input (magenta.js): z = s * mu + (1 - s) * z_random."""
+        """n variations of one input (magenta.js): z = s * mu + (1 - s) * z_random; at tempo
+        `qpm`, else the input's, else 120."""
         n = check_count(n, "n")
         if not 0.0 <= float(similarity) <= 1.0:
             raise ValueError(f"similarity must be in 0..1, got {similarity}")
+        (sequence,) = _inputs.read_paths([sequence])
+        qpm = _inputs.tempo_of(sequence) if qpm is None else qpm
         _, mu, _ = self.encode([sequence])  # (1, Z)
         noise = _normal((n, self.z_size), _subseed(seed, 0))  # (n, Z)
         z = similarity * mu + (1.0 - similarity) * noise  # (n, Z)
-        return self.decode(z, None, temperature, _subseed(seed, 1))
+        return self.decode(z, None, temperature, _subseed(seed, 1), qpm)
 
     def reconstruct(
-        self, sequences, temperature: float | None = None, seed: int | None = None
+        self,
+        sequences,
+        temperature: float | None = None,
+        seed: int | None = None,
+        qpm: float | None = None,
     ) -> list[list[NoteSequence]]:
         """Every window of each input, decoded from its mu: one list per input, in the order
-        of `windows(input)`."""
-        items = _inputs.as_items(sequences)
+        of `windows(input)`, each at tempo `qpm`, else its input's, else 120."""
+        check_qpm(qpm)
+        items = _inputs.read_paths(_inputs.as_items(sequences))
         windows = [
             _inputs.item_windows(self.config, item, _inputs.label_of(item, i), self.input_depth)
             for i, item in enumerate(items)
         ]
         _, mu, _ = self._encode_windows(windows)
-        decoded = self.decode(mu, None, temperature, seed) if len(mu) else []
+        samples = self.decode_to_tensors(mu, None, _temperature(temperature), seed)
+        converter = build_converter(self.config.data)
         bounds = np.cumsum([0] + [len(w) for w in windows])
-        return [decoded[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [
+            converter.from_tensors(samples[lo:hi], _inputs.tempo_of(item) if qpm is None else qpm)
+            for item, lo, hi in zip(items, bounds[:-1], bounds[1:], strict=True)
+        ]
 
     # ------------------------------------------------------------ attribute vectors
 

@@ -1,4 +1,6 @@
-"""Loss pieces of MusicVAE as pure functions (Magenta base_model.py, lstm_models.py)."""
+"""Loss pieces of MusicVAE as pure functions of tensors (Magenta base_model.py, lstm_models.py):
+KL to the standard normal, free bits, reconstruction cross-entropy and accuracy metrics. The
+weighting of the KL (beta) is the caller's: the training loop passes it to MusicVAE.forward."""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ def reconstruction(
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """Summed softmax cross-entropy per sequence over valid steps and streams.
 
-    logits, targets (B, T, D) -> r_loss (B,), per-stream correct (B, T) and target index (B, T).
+    logits, targets (B, T, D) with D = sum(depths), split into one stream per depth ->
+    r_loss (B,) float32, a list of per-stream (B, T) bool "argmax is right" masks, and the
+    (B, T) bool mask of valid steps (t < length).
     """
     mask = step_mask(lengths, logits.shape[1])
     r_loss = logits.new_zeros(logits.shape[0], dtype=torch.float32)

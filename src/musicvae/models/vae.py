@@ -1,11 +1,14 @@
-"""MusicVAE: encoder, posterior, decoder and Magenta's loss, plus the builder from a Config."""
+"""MusicVAE: encoder, posterior, decoder and Magenta's loss.
+
+The module never reads a config (musicvae.builders.build_model does) and owns no schedule: the
+training loop passes the KL weight beta and the scheduled-sampling probability of each step.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from musicvae.configs import Config
 from musicvae.models.decoders import FlatDecoder, HierarchicalDecoder
 from musicvae.models.encoder import BidirectionalLstmEncoder, Posterior
 from musicvae.models.losses import (
@@ -15,8 +18,6 @@ from musicvae.models.losses import (
     kl_to_standard_normal,
     reconstruction,
 )
-from musicvae.train.schedules import beta as beta_schedule
-from musicvae.train.schedules import sampling_probability
 
 
 def shift_right(outputs: torch.Tensor) -> torch.Tensor:
@@ -25,7 +26,8 @@ def shift_right(outputs: torch.Tensor) -> torch.Tensor:
 
 
 class MusicVAE(nn.Module):
-    """forward(inputs, outputs, lengths, step) -> dict of Magenta-named losses and metrics."""
+    """forward(inputs, outputs, lengths, beta, sampling_probability) -> dict of Magenta-named
+    losses and metrics."""
 
     def __init__(
         self,
@@ -37,10 +39,6 @@ class MusicVAE(nn.Module):
         dec_rnn_size: tuple[int, ...],
         level_lengths: tuple[int, ...] = (),
         free_bits: float = 0.0,
-        max_beta: float = 1.0,
-        beta_rate: float = 0.0,
-        sampling_schedule: str = "constant",
-        sampling_rate: float = 0.0,
     ):
         super().__init__()
         self.depths = tuple(depths)
@@ -53,10 +51,6 @@ class MusicVAE(nn.Module):
         else:
             self.decoder = FlatDecoder(self.depths, z_size, dec_rnn_size)
         self.free_bits = free_bits
-        self.max_beta = max_beta
-        self.beta_rate = beta_rate
-        self.sampling_schedule = sampling_schedule
-        self.sampling_rate = sampling_rate
 
     def encode(self, inputs: torch.Tensor, lengths: torch.Tensor):
         """inputs (B, T, D_in), lengths (B,) -> mu (B, Z), sigma (B, Z)."""
@@ -73,19 +67,24 @@ class MusicVAE(nn.Module):
         inputs: torch.Tensor,
         outputs: torch.Tensor,
         lengths: torch.Tensor,
-        step: int = 0,
+        beta: float = 0.0,
+        sampling_probability: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> dict[str, torch.Tensor]:
-        """One training/eval pass: z sampled from the posterior; Magenta's loss and metrics."""
+        """One training/eval pass: z sampled from the posterior; Magenta's loss and metrics.
+
+        beta weighs the KL cost; sampling_probability is the chance of feeding the decoder its
+        own sample instead of the ground truth (both from musicvae.train.schedules, per step).
+        """
         mu, sigma = self.encode(inputs, lengths)
         eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
         z = mu + sigma * eps  # (B, Z)
-        p = sampling_probability(step, self.sampling_schedule, self.sampling_rate, self.training)
+        p = float(sampling_probability)
         logits = self.teacher_forced_logits(outputs, z, p, generator)  # (B, T, D)
         r_loss, correct, mask = reconstruction(logits, outputs, lengths, self.depths)
         kl = kl_to_standard_normal(mu.float(), sigma.float())  # (B,)
         kl_cost = free_bits_cost(kl, self.free_bits)
-        beta = beta_schedule(step, self.max_beta, self.beta_rate)
+        beta = float(beta)
         loss = r_loss.mean() + beta * kl_cost.mean()
         return {
             "loss": loss,
@@ -104,23 +103,3 @@ class MusicVAE(nn.Module):
         samples, _ = self.decoder.sample(mu, outputs.shape[1], temperature, generator)
         _, correct, mask = reconstruction(samples, outputs, lengths, self.depths)
         return accuracy_metrics(correct, mask)["metrics/accuracy"]
-
-
-def build_model(config: Config) -> MusicVAE:
-    """The model of a config (modules never read the config; this builder does)."""
-    hp = config.hparams
-    converter = config.data.converter()
-    depths = config.output_depths or (converter.output_depth,)
-    return MusicVAE(
-        input_depth=converter.input_depth,
-        depths=depths,
-        z_size=hp.z_size,
-        enc_rnn_size=hp.enc_rnn_size,
-        dec_rnn_size=hp.dec_rnn_size,
-        level_lengths=config.level_lengths,
-        free_bits=hp.free_bits,
-        max_beta=hp.max_beta,
-        beta_rate=hp.beta_rate,
-        sampling_schedule=hp.sampling_schedule,
-        sampling_rate=hp.sampling_rate,
-    )

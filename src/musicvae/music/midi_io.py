@@ -23,7 +23,13 @@ pretty_midi 0.2.9 vs 0.2.11 (installed for the tests): 0.2.11's Note() raises wh
 (only possible with a negative, SMPTE resolution, which 0.2.9 accepts), reads lyrics and text of
 all tracks (no effect on notes), takes a charset (latin1 either way) and checks the max tick
 before building the tempo map (no effect); we follow 0.2.9. The mido 1.2.6 vs 1.3 differences are
-listed in midi_bytes.py. Writing uses mido (any valid type-1 file will do).
+listed in midi_bytes.py.
+
+Writing (`write_midi`, `midi_bytes`) uses mido (any valid type-1 file will do): track 0 holds the
+tempos and time signatures, then one track per (instrument, program, is_drum) group on the
+channel `group_channels` assigns (drums on 9). `tempo_map` / `seconds_to_position` convert
+seconds to ticks here and to 16th steps for the piano roll; `note_channels` gives the audio
+renderer the same channels as the file.
 """
 
 from __future__ import annotations
@@ -55,25 +61,36 @@ def _ticks_per_quarter(seq: NoteSequence) -> int:
     return int(seq.ticks_per_quarter) if seq.ticks_per_quarter > 0 else DEFAULT_TICKS_PER_QUARTER
 
 
-def _tempo_map(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tempo segments as (start seconds, start ticks, ticks per second), each (T,)."""
-    tempos = sorted(seq.tempos, key=lambda t: t.time)
+def tempo_map(tempos, units_per_quarter: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tempo segments as (start seconds, start position, units per second), each (T,), for a
+    position counted in `units_per_quarter` (MIDI ticks, 16th steps). 120 qpm until the first
+    tempo; of several tempos at one time, the last one holds."""
+    tempos = sorted(tempos, key=lambda t: t.time)
     if not tempos or tempos[0].time > 0.0:
         tempos.insert(0, Tempo(0.0, DEFAULT_QPM))
     times = np.array([t.time for t in tempos], dtype=np.float64)  # (T,)
-    rates = np.array([t.qpm for t in tempos], dtype=np.float64) / 60.0 * _ticks_per_quarter(seq)
-    ticks = np.zeros_like(times)  # (T,) exact (unrounded) tick of each tempo change
-    ticks[1:] = np.cumsum(np.diff(times) * rates[:-1])
-    return times, ticks, rates
+    rates = np.array([t.qpm for t in tempos], dtype=np.float64) / 60.0 * units_per_quarter
+    positions = np.zeros_like(times)  # (T,) exact (unrounded) position of each tempo change
+    positions[1:] = np.cumsum(np.diff(times) * rates[:-1])
+    return times, positions, rates
+
+
+def seconds_to_position(seconds: np.ndarray, segments) -> np.ndarray:
+    """Seconds (N,) -> exact (unrounded) positions (N,) under a tempo map from `tempo_map`."""
+    times, positions, rates = segments
+    seg = np.searchsorted(times, seconds, side="right") - 1  # (N,)
+    seg = np.clip(seg, 0, len(times) - 1)
+    return positions[seg] + (seconds - times[seg]) * rates[seg]
+
+
+def _tempo_map(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sequence's tempo map in MIDI ticks."""
+    return tempo_map(seq.tempos, _ticks_per_quarter(seq))
 
 
 def _seconds_to_ticks(seconds: np.ndarray, tempo_map) -> np.ndarray:
     """Seconds (N,) to the nearest MIDI tick (N,) under a tempo map from `_tempo_map`."""
-    times, ticks, rates = tempo_map
-    seg = np.searchsorted(times, seconds, side="right") - 1  # (N,)
-    seg = np.clip(seg, 0, len(times) - 1)
-    exact = ticks[seg] + (seconds - times[seg]) * rates[seg]
-    return np.maximum(np.rint(exact), 0).astype(np.int64)
+    return np.maximum(np.rint(seconds_to_position(seconds, tempo_map)), 0).astype(np.int64)
 
 
 def _delta_track(events: list[tuple[int, int, mido.Message]]) -> mido.MidiTrack:
@@ -116,13 +133,9 @@ def _note_tracks(seq: NoteSequence, tempo_map) -> list[mido.MidiTrack]:
     ):
         groups[key].append(i)
     tracks = []
-    melodic = 0
-    for (_, program, is_drum), rows in sorted(groups.items()):
-        if is_drum:
-            channel = DRUM_CHANNEL
-        else:
-            channel = _MELODIC_CHANNELS[melodic % len(_MELODIC_CHANNELS)]
-            melodic += 1
+    channels = group_channels(groups)
+    for key, rows in sorted(groups.items()):
+        program, channel = key[1], channels[key]
         events = [(0, 0, mido.Message("program_change", channel=channel, program=program & 127))]
         for i in rows:
             pitch = int(seq.pitch[i]) & 127
@@ -140,6 +153,28 @@ def _note_tracks(seq: NoteSequence, tempo_map) -> list[mido.MidiTrack]:
             )
         tracks.append(_delta_track(events))
     return tracks
+
+
+def group_channels(groups) -> dict[tuple[int, int, bool], int]:
+    """MIDI channel of each (instrument, program, is_drum) group as write_midi assigns them:
+    drums on channel 9 (General MIDI's 10), the other groups in sorted order over the 15
+    melodic channels (wrapping around beyond 15)."""
+    channels, melodic = {}, 0
+    for key in sorted(groups):
+        if key[2]:
+            channels[key] = DRUM_CHANNEL
+        else:
+            channels[key] = _MELODIC_CHANNELS[melodic % len(_MELODIC_CHANNELS)]
+            melodic += 1
+    return channels
+
+
+def note_channels(seq: NoteSequence) -> np.ndarray:
+    """Each note's MIDI channel (N,) int64, as write_midi writes it."""
+    columns = (seq.instrument.tolist(), seq.program.tolist(), seq.is_drum.tolist())
+    keys = [(int(i), int(p), bool(d)) for i, p, d in zip(*columns, strict=True)]
+    channels = group_channels(set(keys))
+    return np.array([channels[k] for k in keys], dtype=np.int64)
 
 
 def _to_midi_file(seq: NoteSequence) -> mido.MidiFile:
@@ -350,3 +385,15 @@ def read_midi(source: str | os.PathLike | bytes) -> NoteSequence:
         with open(source, "rb") as f:
             data, name = f.read(), os.fspath(source)
     return _to_note_sequence(parse(data), name)
+
+
+def read_midi_file(path: str | os.PathLike, label: str | None = None) -> NoteSequence:
+    """read_midi for a file a user named: an unreadable or corrupt file raises one ValueError
+    line that starts with `label` (default: the path)."""
+    label = os.fspath(path) if label is None else label
+    try:
+        return read_midi(path)
+    except MidiReadError as e:
+        raise ValueError(f"{label}: {e}") from None
+    except OSError as e:
+        raise ValueError(f"{label}: cannot read file ({e.strerror or e})") from None

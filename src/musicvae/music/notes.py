@@ -117,12 +117,34 @@ class NoteSequence:
     def __len__(self) -> int:
         return len(self.pitch)
 
+    def __repr__(self) -> str:
+        parts = [f"{len(self)} notes", f"{self.total_time:.2f} s"]
+        if len(self):
+            parts.append(f"pitches {int(self.pitch.min())}-{int(self.pitch.max())}")
+            programs = sorted({int(p) for p in self.program[~self.is_drum]})
+            if programs:
+                parts.append(f"programs {programs}")
+            if self.is_drum.any():
+                parts.append("drums")
+        if self.tempos:
+            parts.append(f"{self.tempos[0].qpm:g} qpm")
+        if self.time_signatures:
+            ts = self.time_signatures[0]
+            parts.append(f"{ts.numerator}/{ts.denominator}")
+        if self.is_quantized:
+            parts.append(f"quantized {self.steps_per_quarter}/quarter")
+        if self.source:
+            parts.append(f"source={self.source!r}")
+        return f"NoteSequence({', '.join(parts)})"
+
     @property
     def is_quantized(self) -> bool:
         return self.steps_per_quarter is not None
 
     def notes(self) -> list[Note]:
-        """The notes as records, in storage order."""
+        """The notes as Note records, in storage order. A method, not a list attribute: the
+        notes are stored as columns (`pitch`, `start`, `end`, ... numpy arrays) and the records
+        are built on each call."""
         q = self.is_quantized
         return [
             Note(

@@ -209,6 +209,15 @@ def extract_subsequences(seq: NoteSequence, split_times: list[float]) -> list[No
 
 def split_on_time_changes(seq: NoteSequence) -> list[NoteSequence]:
     """note_seq.split_note_sequence_on_time_changes (skip_splits_inside_notes=False)."""
+    split_times = time_change_splits(seq)
+    if len(split_times) < 2:
+        return []
+    return extract_subsequences(seq, split_times)
+
+
+def time_change_splits(seq: NoteSequence) -> list[float]:
+    """The times (s) where split_on_time_changes cuts, file start and end included: piece k
+    spans split_times[k]..split_times[k + 1]."""
     changes = sorted(
         list(seq.time_signatures) + list(seq.tempos), key=lambda e: e.time
     )  # stable: time signatures before tempos at equal times, as in note_seq
@@ -229,6 +238,4 @@ def split_on_time_changes(seq: NoteSequence) -> list[NoteSequence]:
             qpm = change.qpm
     if seq.total_time > split_times[-1]:
         split_times.append(seq.total_time)
-    if len(split_times) < 2:
-        return []
-    return extract_subsequences(seq, split_times)
+    return split_times

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musicvae.music.midi_io import note_channels
 from musicvae.music.notes import NoteSequence
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ GAIN = 1.0  # FluidSynth's default 0.2 leaves a lone melody line at about -28 dB
 TAIL_SECONDS = 1.0  # release and reverb kept after the last note
 FADE_SECONDS = 0.1  # linear fade at the cut, so it does not click
 TIMEOUT_SECONDS = 60.0
-DRUM_CHANNEL = 9
 
 
 @dataclass(frozen=True)
@@ -119,21 +119,6 @@ def _render_cli(synth: Synth, midi_path: Path, wav_path: Path, timeout: float) -
         raise RuntimeError(f"fluidsynth exited with {result.returncode}: {last[0]}")
 
 
-def _channels(seq: NoteSequence) -> np.ndarray:
-    """Each note's MIDI channel (N,), assigned as midi_io.write_midi assigns them."""
-    columns = (seq.instrument.tolist(), seq.program.tolist(), seq.is_drum.tolist())
-    keys = list(zip(*columns, strict=True))
-    melodic = [c for c in range(16) if c != DRUM_CHANNEL]
-    channel_of, n = {}, 0
-    for key in sorted(set(keys)):
-        if key[2]:
-            channel_of[key] = DRUM_CHANNEL
-        else:
-            channel_of[key] = melodic[n % len(melodic)]
-            n += 1
-    return np.array([channel_of[k] for k in keys], dtype=np.int64)
-
-
 def _render_pyfluidsynth(synth: Synth, seq: NoteSequence, wav_path: Path) -> None:
     """Plays the notes into an in-process FluidSynth, as pretty_midi.fluidsynth does."""
     import fluidsynth
@@ -143,7 +128,7 @@ def _render_pyfluidsynth(synth: Synth, seq: NoteSequence, wav_path: Path) -> Non
         sfid = fs.sfload(str(synth.soundfont))
         if sfid < 0:
             raise RuntimeError(f"FluidSynth could not load {synth.soundfont}")
-        channels = _channels(seq).tolist()
+        channels = note_channels(seq).tolist()
         pitches, velocities = seq.pitch.tolist(), seq.velocity.tolist()
         programs = zip(channels, seq.program.tolist(), seq.is_drum.tolist(), strict=True)
         for ch, program, drum in sorted(set(programs)):

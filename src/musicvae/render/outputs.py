@@ -1,8 +1,10 @@
-"""One generated sequence -> its MIDI file, piano-roll PNG and (when FluidSynth is there) WAV."""
+"""Generated sequences -> MIDI files, piano-roll PNGs and (when FluidSynth is there) WAVs; many
+sequences render their WAVs in parallel worker threads (the synthesizer runs outside the GIL)."""
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musicvae.music.midi_io import write_midi
@@ -40,3 +42,41 @@ def render_outputs(
         if wav is not None:
             paths["wav"] = wav
     return paths
+
+
+def render_many(
+    named: list[tuple[str, NoteSequence]],
+    folder: str | os.PathLike,
+    kind: str,
+    audio: bool = True,
+    workers: int | None = None,
+    progress: bool | None = False,
+) -> list[dict[str, Path]]:
+    """render_outputs for each (stem, sequence) into `folder`: MIDI and PNG in order, then the
+    WAVs in `workers` threads (default: the cores). One dict per sequence, in input order;
+    `progress` shows bars (None: on a terminal)."""
+    from musicvae.progress import bar
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}; expected one of {KINDS}")
+    folder = Path(folder)
+    written = []
+    for stem, seq in bar(named, desc="write MIDI", unit="file", progress=progress):
+        written.append(render_outputs(seq, folder / stem, kind, title=stem, audio=False))
+    if not audio or not named:
+        return written
+    jobs = [
+        (seq, files["midi"], _with_suffix(folder / stem, ".wav"))
+        for (stem, seq), files in zip(named, written, strict=True)
+    ]
+    workers = max(1, min(len(jobs), workers or os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda job: render_wav(*job)[0], jobs)
+        for files, wav in zip(
+            written,
+            bar(results, total=len(jobs), desc="render audio", unit="file", progress=progress),
+            strict=True,
+        ):
+            if wav is not None:
+                files["wav"] = wav
+    return written

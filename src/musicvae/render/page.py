@@ -20,11 +20,14 @@ h1 { font-size: 1.6rem; margin-bottom: .3rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .3rem; border-bottom: 1px solid #ddd; }
 h3 { font-size: .95rem; margin: 0 0 .4rem; font-weight: 600; }
 p.note { color: #666; font-size: .9rem; }
-.items { display: flex; flex-direction: column; gap: 1rem; }
+.items { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr));
+         gap: 1rem; }
 .item { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: .7rem; }
 .item img { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
-.links { display: flex; align-items: center; gap: 1rem; margin-top: .4rem; font-size: .9rem; }
-.links audio { height: 2rem; }
+.links { display: flex; flex-wrap: wrap; align-items: center; gap: .6rem; margin-top: .4rem;
+         font-size: .9rem; }
+.links audio { height: 2rem; width: 100%; }
+p.model { color: #444; margin-top: 0; }
 """
 
 
@@ -53,10 +56,12 @@ def _item_html(folder: Path, item: dict) -> str:
         f'<img src="{png}" alt="piano roll: {html.escape(title, quote=True)}">',
         '<div class="links">',
     ]
+    links = [f'<a href="{midi}" download>MIDI</a>']
     if item.get("wav"):
         wav = _href(folder, item["wav"], "wav")
         parts.append(f'<audio controls preload="none" src="{wav}"></audio>')
-    parts += [f'<a href="{midi}" download>MIDI</a>', "</div>", "</div>"]
+        links.append(f'<a href="{wav}" download>WAV</a>')
+    parts += links + ["</div>", "</div>"]
     return "\n".join(parts)
 
 
@@ -65,15 +70,20 @@ def write_page(
     sections: list[dict],
     title: str = "MusicVAE",
     note: str = "",
+    subtitle: str = "",
 ) -> Path:
     """Writes <folder>/index.html showing each item's piano roll, audio player and MIDI link.
 
     `sections`: [{"title": str, "text"?: str, "items": [{"title", "png", "midi", "wav"?}]}],
     where an item may be `render_outputs(...)`'s dict plus a title; file paths are absolute or
-    relative to `folder` and must exist inside it. `note` (e.g. how to get audio) goes on top.
+    relative to `folder` and must exist inside it. `subtitle` (e.g. the model) goes under the
+    title, `note` (e.g. how to get audio) after it. Cards are laid out in a grid; each links
+    its MIDI and, when there is one, its WAV.
     """
     folder = Path(folder).resolve()
     body = [f"<h1>{html.escape(title)}</h1>"]
+    if subtitle:
+        body.append(f'<p class="model">{html.escape(subtitle)}</p>')
     if note:
         body.append(f'<p class="note">{html.escape(note)}</p>')
     for section in sections:

@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from musicvae.music.drums import NUM_DRUM_CLASSES, pitch_class_table
-from musicvae.music.notes import DEFAULT_QPM, NoteSequence
+from musicvae.music.midi_io import seconds_to_position, tempo_map
+from musicvae.music.notes import NoteSequence
 
 KINDS = ("melody", "drums", "trio")
 STEPS_PER_QUARTER = 4  # the grid is always 16th notes
@@ -126,16 +127,8 @@ def sixteenth_steps(seq: NoteSequence) -> tuple[np.ndarray, np.ndarray]:
 
 def _seconds_to_steps(seconds: np.ndarray, seq: NoteSequence) -> np.ndarray:
     """Seconds (N,) -> nearest 16th step (N,) under the sequence's tempo changes."""
-    tempos = sorted(seq.tempos, key=lambda t: t.time)
-    times = [0.0] + [t.time for t in tempos if t.time > 0.0]
-    qpms = [t.qpm for t in tempos if t.time <= 0.0][-1:] or [DEFAULT_QPM]  # last one at 0 wins
-    qpms += [t.qpm for t in tempos if t.time > 0.0]
-    times_a = np.array(times)  # (T,)
-    rates = np.array(qpms) / 60.0 * STEPS_PER_QUARTER  # (T,) steps per second
-    at = np.zeros_like(times_a)  # (T,) step at each tempo change
-    at[1:] = np.cumsum(np.diff(times_a) * rates[:-1])
-    seg = np.clip(np.searchsorted(times_a, seconds, side="right") - 1, 0, len(times_a) - 1)
-    return np.rint(at[seg] + (seconds - times_a[seg]) * rates[seg]).astype(np.int64)
+    steps = seconds_to_position(seconds, tempo_map(seq.tempos, STEPS_PER_QUARTER))
+    return np.rint(steps).astype(np.int64)
 
 
 def _bar_steps(seq: NoteSequence) -> tuple[int, int]:

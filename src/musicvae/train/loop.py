@@ -19,25 +19,19 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from musicvae.configs import Config
-from musicvae.data.dataset import WindowDataset, random_transpose_tokens
-from musicvae.models.cpu_features import describe, native_bf16
+from musicvae.builders import build_model
+from musicvae.configs import Config, HParams
+from musicvae.data.converters import build_converter
+from musicvae.data.dataset import WindowDataset
+from musicvae.errors import TrainingError
+from musicvae.models.cpu_features import native_bf16
 from musicvae.models.losses import accuracy_metrics, reconstruction
-from musicvae.models.vae import MusicVAE, build_model
+from musicvae.models.vae import MusicVAE
 from musicvae.train import schedules
-from musicvae.train.checkpoint import (
-    CHECKPOINT,
-    config_from_dict,
-    config_to_dict,
-    load_checkpoint,
-    save_checkpoint,
-)
+from musicvae.train.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from musicvae.train.signals import StopRequest, TrainingInterrupted
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (NaN loss, a run folder of another config, ...)."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +45,68 @@ class TrainOptions:
     eval_every: int = 500
     eval_batches: int = 4
     checkpoint_every: int = 250
+    checkpoint_minutes: float = 10.0  # also save when this long has passed (0: never)
     bf16: bool = False
     progress: bool = True
+
+
+def check_options(options: TrainOptions) -> None:
+    """Numbers a run cannot use raise a TrainingError (before anything is read or made)."""
+    positive = {
+        "steps": options.steps,
+        "log_every": options.log_every,
+        "eval_every": options.eval_every,
+        "eval_batches": options.eval_batches,
+        "checkpoint_every": options.checkpoint_every,
+    }
+    if options.batch_size is not None:
+        positive["batch_size"] = options.batch_size
+    for name, value in positive.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise TrainingError(f"{flag} must be a positive integer, got {value!r}")
+    minutes = options.checkpoint_minutes
+    if not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes >= 0):
+        raise TrainingError(f"--checkpoint-minutes must be 0 (off) or positive, got {minutes!r}")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether the device computes in bfloat16 natively (CUDA: Ampere or newer; CPU: oneDNN's
+    bf16 kernels on native bf16 units, AVX-512 BF16 or AMX: where oneDNN would only emulate bf16
+    with fp32 arithmetic, bf16 is slower than fp32, so it counts as unsupported)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and native_bf16()
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def check_run_options(options: TrainOptions, device: torch.device, run_dir: Path) -> None:
+    """Requests that the device or the run folder cannot honour raise a TrainingError."""
+    if options.bf16 and not bf16_supported(device):
+        where = "this CPU" if device.type == "cpu" else f"device {device}"
+        raise TrainingError(
+            f"--bf16 was asked for, but {where} has no native bfloat16 support; drop --bf16"
+        )
+    if options.resume and not (run_dir / CHECKPOINT).exists():
+        what = "does not exist" if not run_dir.exists() else f"holds no {CHECKPOINT}"
+        raise TrainingError(
+            f"--resume: {run_dir} {what}, so there is no run to continue; "
+            "drop --resume to start a new run there"
+        )
+
+
+def _stop_requested(stop: StopRequest, d: Dist, device: torch.device) -> bool:
+    """Whether any rank received SIGINT/SIGTERM (all ranks stop after the same step)."""
+    flag = stop.received is not None
+    if d.world == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 @dataclass(frozen=True)
@@ -80,23 +134,14 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
 
 
 def _device(name: str, local_rank: int) -> torch.device:
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainingError("--device cuda was asked for, but no CUDA GPU is available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
+    """--device -> torch.device (an absent one: DeviceError naming those that exist); under
+    torchrun a plain `cuda` is the process's local GPU."""
+    from musicvae.devices import resolve_device
 
-
-def use_bf16(device: torch.device) -> bool:
-    """bf16 autocast on GPUs and on CPUs with native bf16 units (AMX, AVX-512 BF16): matrix
-    products in bf16, LSTM state and fp32 master weights. Elsewhere fp32, with a warning."""
-    if device.type != "cpu" or native_bf16():
-        return True
-    log.warning(
-        "--bf16 ignored: this CPU has no native bf16 units (%s); training in fp32", describe()
-    )
-    return False
+    device = resolve_device(name, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def step_seed(seed: int, step: int, rank: int, stream: int) -> int:
@@ -122,9 +167,8 @@ class Batches:
     def get(self, indices: np.ndarray, rng: np.random.Generator | None = None):
         tokens = self.dataset.tokens(indices)
         tr = self.config.data.transpose_range
-        if rng is not None and tr is not None and self.config.data.kind == "melody":
-            depth = self.config.data.converter().depth
-            tokens = random_transpose_tokens(tokens, depth, tr[0], tr[1], rng)
+        if rng is not None and tr is not None:
+            tokens = build_converter(self.config.data).transpose_tokens(tokens, tr[0], tr[1], rng)
         inputs, outputs, lengths = self.dataset.batch(indices, tokens)
         to = dict(device=self.device)
         return (
@@ -132,6 +176,17 @@ class Batches:
             torch.from_numpy(outputs).to(**to),
             torch.from_numpy(lengths).to(**to),
         )
+
+
+def step_schedule(hp: HParams, step: int, training: bool) -> dict[str, float]:
+    """The loop-owned schedules of a step, as the model's keyword arguments: KL weight beta
+    and scheduled-sampling probability (Magenta's eval mode always samples when scheduled)."""
+    return {
+        "beta": schedules.beta(step, hp.max_beta, hp.beta_rate),
+        "sampling_probability": schedules.sampling_probability(
+            step, hp.sampling_schedule, hp.sampling_rate, training
+        ),
+    }
 
 
 def _generator(device: torch.device, seed: int) -> torch.Generator:
@@ -161,7 +216,8 @@ def evaluate(
             break
         inputs, outputs, lengths = batches.get(idx)
         g = _generator(inputs.device, step_seed(seed, step, 0, 99 + b))
-        out = model(inputs, outputs, lengths, step=step, generator=g)
+        schedule = step_schedule(batches.config.hparams, step, training=False)
+        out = model(inputs, outputs, lengths, **schedule, generator=g)
         mu, _ = model.encode(inputs, lengths)
         logits = model.teacher_forced_logits(outputs, mu)
         _, correct, mask = reconstruction(logits, outputs, lengths, model.depths)
@@ -220,7 +276,7 @@ def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
             "it, or choose another --run-dir"
         )
     state = load_checkpoint(path)
-    saved = config_from_dict(state["config"])
+    saved = Config.from_dict(state["config"])
     if saved != config:
         raise TrainingError(
             f"{run_dir} holds a run of {saved.name} with other settings; resume it with the "
@@ -232,11 +288,29 @@ def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
 def train(
     config: Config, data_dir: str | Path, run_dir: str | Path, options: TrainOptions
 ) -> dict[str, float]:
-    """Trains (or resumes) a model; returns the last logged metrics."""
+    """Trains (or resumes) a model; returns the last logged metrics.
+
+    SIGINT/SIGTERM stop it after the current step, whose checkpoint is saved: it then raises
+    TrainingInterrupted (a KeyboardInterrupt) naming the step kept. Invalid options raise a
+    TrainingError before any folder is made.
+    """
+    with StopRequest() as stop:
+        return _train(config, data_dir, run_dir, options, stop)
+
+
+def _train(
+    config: Config,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    options: TrainOptions,
+    stop: StopRequest,
+) -> dict[str, float]:
     from tqdm import tqdm
 
+    check_options(options)
     d, device = init_distributed(options.device)
     run_dir = Path(run_dir)
+    check_run_options(options, device, run_dir)
     batch_size = options.batch_size or config.hparams.batch_size
     if batch_size % d.world:
         raise TrainingError(f"batch size {batch_size} is not divisible by {d.world} processes")
@@ -260,7 +334,9 @@ def train(
         start = int(state["step"])
         log.info("resumed %s at step %d", run_dir, start)
     if d.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from musicvae.outputs import check_writable
+
+        check_writable(run_dir, "--run-dir")
     wrapped = model
     if d.world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
@@ -271,22 +347,24 @@ def train(
     eval_batches = Batches(eval_set, config, device)
     hp = config.hparams
     params = [p for p in model.parameters() if p.requires_grad]
-    bf16 = options.bf16 and use_bf16(device)
+    bf16 = options.bf16  # check_run_options refused it where the device lacks bf16
 
-    def save(step: int) -> None:
-        if d.main:
-            save_checkpoint(
-                run_dir / CHECKPOINT,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "config": config_to_dict(config),
-                    "seed": options.seed,
-                    "data": str(data_dir),
-                    "torch_version": torch.__version__,
-                },
-            )
+    def save(step: int) -> bool:
+        """Rank 0 writes the checkpoint of `step`; True when it is on disk."""
+        if not d.main:
+            return True
+        return save_checkpoint(
+            run_dir / CHECKPOINT,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "config": config.to_dict(),
+                "seed": options.seed,
+                "data": str(data_dir),
+                "torch_version": torch.__version__,
+            },
+        )
 
     bar = tqdm(
         total=options.steps,
@@ -298,7 +376,7 @@ def train(
     last: dict[str, float] = {}
     t0, done_since = time.perf_counter(), 0
     skipped = 0
-    last_saved = start
+    last_saved, saved_at = start, time.monotonic()
     for step in range(start, options.steps):
         idx = batch_indices(len(train_set), batch_size, step, options.seed)[d.rank :: d.world]
         rng = np.random.default_rng(step_seed(options.seed, step, d.rank, 1))
@@ -308,7 +386,8 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            out = wrapped(inputs, outputs, lengths, step=step, generator=g)
+            schedule = step_schedule(hp, step, training=True)
+            out = wrapped(inputs, outputs, lengths, **schedule, generator=g)
         loss = out["loss"]
         if not torch.isfinite(loss):
             raise TrainingError(
@@ -346,10 +425,29 @@ def train(
             )
             metrics.write(completed, ev)
             last.update(ev)
-        if completed % options.checkpoint_every == 0 or completed == options.steps:
-            save(completed)
-            last_saved = completed
+        stopping = _stop_requested(stop, d, device)
+        minutes = options.checkpoint_minutes
+        if (
+            completed % options.checkpoint_every == 0
+            or completed == options.steps
+            or stopping
+            or (minutes > 0 and time.monotonic() - saved_at >= minutes * 60)
+        ):
+            if save(completed):
+                last_saved = completed
+            saved_at = time.monotonic()
         bar.update(1)
+        if stopping:
+            bar.close()
+            if metrics is not None:
+                metrics.close()
+            name = stop.received or "a stop signal on another rank"
+            message = (
+                f"{name}: stopped after step {completed}; the checkpoint of step {last_saved} "
+                f"is kept in {run_dir / CHECKPOINT} (continue with --resume)"
+            )
+            log.warning(message)
+            raise TrainingInterrupted(message, last_saved, name)
     bar.close()
     if metrics is not None:
         metrics.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicvae.music.notes import NoteSequence
+from musicvae.music.notes import DEFAULT_QPM, NoteSequence, TimeSignature
 from musicvae.music.sequences import split_on_time_changes
 
 
@@ -30,6 +30,12 @@ class ConverterTensors:
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConverterTensors({len(self)} windows, inputs {list(self.inputs.shape)}, "
+            f"outputs {list(self.outputs.shape)}, controls {list(self.controls.shape)})"
+        )
 
     @classmethod
     def empty(cls, input_depth: int, output_depth: int, control_depth: int = 0):
@@ -123,13 +129,72 @@ def slice_tracks(tracks: list[list[int]], slice_steps: int | None, hop: int) -> 
 
 
 class WindowConverter:
-    """Shared `to_tensors` of the converters: a subclass converts one piece (`_piece_tensors`)
-    and defines `empty()`, `presplit_on_time_changes`, `max_tensors_per_notesequence`,
-    `steps_per_quarter` and `quarters_per_bar`."""
+    """What a kind of music (melody, drums, trio) knows, behind one seam.
+
+    Shared here: `to_tensors` (Magenta's seam), the compact token codec of datasets (one class
+    index per step and stream), and the "why no window" explanation. A subclass converts one
+    piece (`_piece_tensors`) and defines `kind`, `stream_depths`, `input_depth`, `empty()`,
+    `from_tensors`, `presplit_on_time_changes`, `max_tensors_per_notesequence`,
+    `steps_per_quarter`, `quarters_per_bar` and `slice_bars`; it may override
+    `tokens_to_inputs`, `transpose_tokens`, `window_description` and `no_window_reason`.
+    """
+
+    kind: str = ""
+    window_description: str = "window"  # what a window holds, for "no window" messages
+    has_melody_events: bool = False  # whether melody_events() applies (melody attributes)
 
     @property
     def steps_per_bar(self) -> int:
         return self.steps_per_quarter * self.quarters_per_bar
+
+    # ---------------------------------------------------------------- token codec
+
+    def to_tokens(self, tensors: ConverterTensors) -> np.ndarray:
+        """(N, T, D_out) one-hot outputs -> (N, T, S) int16 class indices, S streams."""
+        bounds = np.cumsum((0,) + tuple(self.stream_depths))
+        outputs = tensors.outputs
+        streams = [
+            outputs[..., lo:hi].argmax(-1) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        return np.stack(streams, axis=-1).astype(np.int16)
+
+    def tokens_to_outputs(self, tokens: np.ndarray) -> np.ndarray:
+        """(..., T, S) class indices -> (..., T, D_out) bool one-hot decoder targets."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        parts = [one_hot(tokens[..., s], d) for s, d in enumerate(self.stream_depths)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+    def tokens_to_inputs(self, tokens: np.ndarray) -> np.ndarray:
+        """(..., T, S) class indices -> (..., T, D_in) bool encoder inputs."""
+        return self.tokens_to_outputs(tokens)
+
+    def transpose_tokens(
+        self, tokens: np.ndarray, low: int, high: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Training-time transposition of stored windows (N, T, S); none unless a kind has it."""
+        return tokens
+
+    def melody_events(self, indices: np.ndarray) -> np.ndarray:
+        """(..., T) class indices -> melody events (..., T), for kinds with one melody stream."""
+        raise ValueError(f"a {self.kind} window has no single melody")
+
+    # ---------------------------------------------------------------- explanations
+
+    def no_window_reason(self, seq: NoteSequence, model: str = "this") -> str:
+        """A one-line reason why a readable sequence yields no window of this converter
+        (`model` names the model in kind mismatches, e.g. "cat-mel_2bar_small")."""
+        if len(seq) == 0:
+            return "no notes"
+        meters = sorted({(ts.numerator, ts.denominator) for ts in seq.time_signatures}) or [(4, 4)]
+        bar = self.steps_per_bar
+        if all(self.steps_per_quarter * 4 * n / d != bar for n, d in meters):
+            shown = ", ".join(f"{n}/{d}" for n, d in meters)
+            return f"not in 4/4 (time signatures: {shown}); only 4/4 bars are kept"
+        return self._shape_reason(seq)
+
+    def _shape_reason(self, seq: NoteSequence) -> str:
+        """Why a sequence with notes, some in 4/4, yields no window; a kind may say more."""
+        return f"no {self.window_description} spanning {self.slice_bars} bars of 4/4"
 
     def to_tensors(
         self, seq: NoteSequence, rng: np.random.Generator | None = None
@@ -143,6 +208,22 @@ class WindowConverter:
             limit=self.max_tensors_per_notesequence,
             rng=rng,
         )
+
+
+def check_qpm(qpm: float | None) -> float:
+    """A tempo for decoded output: None -> 120 (Magenta's), else a finite 4..1000 quarters per
+    minute (a MIDI set_tempo event holds at most 16.7 s per quarter)."""
+    if qpm is None:
+        return DEFAULT_QPM
+    value = float(qpm)
+    if not (np.isfinite(value) and 4.0 <= value <= 1000.0):
+        raise ValueError(f"qpm must be a tempo in 4..1000 quarters per minute, got {qpm!r}")
+    return value
+
+
+def with_meter(seq: NoteSequence, quarters_per_bar: int) -> NoteSequence:
+    """A decoded sequence marked with its meter (4/4 for every MusicVAE config) at time 0."""
+    return seq.replace(time_signatures=(TimeSignature(0.0, quarters_per_bar, 4),))
 
 
 def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:

@@ -13,9 +13,11 @@ import numpy as np
 from musicvae.data.converters.base import (
     ConverterTensors,
     WindowConverter,
+    check_qpm,
     one_hot,
     slice_tracks,
     unique_rows,
+    with_meter,
 )
 from musicvae.data.converters.melody import quantize_for_bars
 from musicvae.music.drums import (
@@ -42,9 +44,16 @@ class DrumsConverter(WindowConverter):
     presplit_on_time_changes: bool = True
     max_tensors_per_notesequence: int | None = 5
 
+    kind = "drums"
+    window_description = "drum track"
+
     @property
     def output_depth(self) -> int:
         return 2**NUM_DRUM_CLASSES
+
+    @property
+    def stream_depths(self) -> tuple[int, ...]:
+        return (self.output_depth,)
 
     @property
     def input_depth(self) -> int:
@@ -72,12 +81,25 @@ class DrumsConverter(WindowConverter):
     def encode_masks(self, masks: np.ndarray) -> ConverterTensors:
         """(N, T) class bitmasks -> tensors (roll or one-hot inputs, one-hot outputs)."""
         outputs = one_hot(masks, self.output_depth)  # (N, T, 512)
-        if self.roll_input:
-            roll = masks_to_roll(masks)  # (N, T, 9)
-            inputs = np.concatenate([roll, (masks == 0)[..., None]], axis=-1)  # (N, T, 10)
-        else:
-            inputs = outputs
+        inputs = self._roll(masks) if self.roll_input else outputs
         return ConverterTensors.from_windows(inputs, outputs)
+
+    @staticmethod
+    def _roll(masks: np.ndarray) -> np.ndarray:
+        """(..., T) class bitmasks -> (..., T, 10) multi-hot roll plus a "nothing hit" bit."""
+        masks = np.asarray(masks, dtype=np.int64)
+        return np.concatenate([masks_to_roll(masks), (masks == 0)[..., None]], axis=-1)
+
+    def tokens_to_inputs(self, tokens: np.ndarray) -> np.ndarray:
+        """(..., T, 1) class indices -> (..., T, D_in) encoder inputs (the roll when set)."""
+        if self.roll_input:
+            return self._roll(tokens[..., 0])
+        return self.tokens_to_outputs(tokens)
+
+    def no_window_reason(self, seq: NoteSequence, model: str = "this") -> str:
+        if len(seq) and not bool(seq.is_drum.any()):
+            return f"it has no drum notes (MIDI channel 10), and {model} is a drum model"
+        return super().no_window_reason(seq, model)
 
     def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
         tracks, _ = self.tracks(piece)
@@ -87,7 +109,15 @@ class DrumsConverter(WindowConverter):
             return self.empty()
         return self.encode_masks(unique_rows(windows))
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, 512) one-hot or logits -> one drum NoteSequence per sample."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, 512) one-hot or logits -> one drum NoteSequence per sample: tempo `qpm`
+        (default 120), a 4/4 time signature."""
         masks = np.argmax(np.asarray(samples), axis=-1)
-        return [drums_to_notes(row, steps_per_quarter=self.steps_per_quarter) for row in masks]
+        qpm = check_qpm(qpm)
+        return [
+            with_meter(
+                drums_to_notes(row, steps_per_quarter=self.steps_per_quarter, qpm=qpm),
+                self.quarters_per_bar,
+            )
+            for row in masks
+        ]

@@ -13,9 +13,11 @@ import numpy as np
 from musicvae.data.converters.base import (
     ConverterTensors,
     WindowConverter,
+    check_qpm,
     one_hot,
     slice_tracks,
     unique_rows,
+    with_meter,
 )
 from musicvae.music import sequences
 from musicvae.music.melody import (
@@ -50,6 +52,7 @@ class MelodyConverter(WindowConverter):
     min_pitch: int = 21
     max_pitch: int = 108
     valid_programs: tuple[int, int] | None = None  # [lo, hi) like Magenta's range(0, 32)
+    any_program: bool = False  # every non-drum program, whatever valid_programs says
     gap_bars: float | None = 1.0
     max_bars: int | None = 100
     steps_per_quarter: int = 4
@@ -57,6 +60,10 @@ class MelodyConverter(WindowConverter):
     presplit_on_time_changes: bool = True
     max_tensors_per_notesequence: int | None = 5
     dedupe: bool = True
+
+    kind = "melody"
+    window_description = "monophonic melody"
+    has_melody_events = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_pitch <= self.max_pitch <= 127:
@@ -69,6 +76,30 @@ class MelodyConverter(WindowConverter):
     input_depth = depth
     output_depth = depth
     control_depth = 0
+
+    @property
+    def stream_depths(self) -> tuple[int, ...]:
+        return (self.depth,)
+
+    def transpose_tokens(
+        self, tokens: np.ndarray, low: int, high: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Magenta's transposition augmentation on stored windows (random_transpose_tokens)."""
+        return random_transpose_tokens(tokens, self.depth, low, high, rng)
+
+    def melody_events(self, indices: np.ndarray) -> np.ndarray:
+        return self.decode_indices(np.asarray(indices, dtype=np.int64))
+
+    def no_window_reason(self, seq: NoteSequence, model: str = "this") -> str:
+        if len(seq) and bool(seq.is_drum.all()):
+            return f"it has only drum notes, and {model} is a melody model (use a drum model)"
+        return super().no_window_reason(seq, model)
+
+    def _shape_reason(self, seq: NoteSequence) -> str:
+        """The real reason: instruments outside valid_programs, pitch range, or line shape."""
+        from musicvae.data.diagnose import explain_melody
+
+        return explain_melody(self, seq)
 
     def empty(self) -> ConverterTensors:
         return ConverterTensors.empty(self.depth, self.depth)
@@ -84,7 +115,7 @@ class MelodyConverter(WindowConverter):
     def keep_notes(self, seq: NoteSequence) -> NoteSequence:
         """Drops notes outside the pitch range or the valid programs (before quantizing)."""
         mask = (seq.pitch >= self.min_pitch) & (seq.pitch <= self.max_pitch)
-        if self.valid_programs is not None:
+        if self.valid_programs is not None and not self.any_program:
             lo, hi = self.valid_programs
             mask &= (seq.program >= lo) & (seq.program < hi)
         return seq.select(mask)
@@ -116,13 +147,43 @@ class MelodyConverter(WindowConverter):
         encoded = one_hot(self.encode_events(windows), self.depth)  # (N, T, D)
         return ConverterTensors.from_windows(encoded, encoded)
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, depth) one-hot or logits -> one NoteSequence per sample (120 qpm, velocity 80)."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, depth) one-hot or logits -> one NoteSequence per sample: velocity 80, tempo
+        `qpm` (default 120, Magenta's), a 4/4 time signature."""
         indices = np.argmax(np.asarray(samples), axis=-1)
+        qpm = check_qpm(qpm)
         return [
-            melody_to_notes(self.decode_indices(row), steps_per_quarter=self.steps_per_quarter)
+            with_meter(
+                melody_to_notes(
+                    self.decode_indices(row), steps_per_quarter=self.steps_per_quarter, qpm=qpm
+                ),
+                self.quarters_per_bar,
+            )
             for row in indices
         ]
 
 
-__all__ = ["MelodyConverter", "NO_EVENT", "quantize_for_bars"]
+def random_transpose_tokens(
+    tokens: np.ndarray, depth: int, low: int, high: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Training-time transposition of melody windows: tokens (N, T, 1) -> (N, T, 1).
+
+    Magenta transposes the NoteSequence by a uniform shift in [low, high] before extracting
+    melodies, deleting notes that leave the range. Stored windows cannot re-run extraction, so
+    per window we draw the shift uniformly among those that keep all its notes inside
+    [2, depth) (note-on classes): identical to Magenta's whenever no note would leave it.
+    """
+    notes = tokens[..., 0].astype(np.int64)  # (N, T)
+    is_note = notes >= 2
+    lowest = np.where(is_note, notes, depth).min(axis=1)  # (N,)
+    highest = np.where(is_note, notes, 1).max(axis=1)
+    lo = np.maximum(low, 2 - lowest)  # keep lowest >= 2
+    hi = np.minimum(high, depth - 1 - highest)
+    lo = np.minimum(lo, 0)
+    hi = np.maximum(hi, 0)
+    shift = lo + np.floor(rng.random(len(notes)) * (hi - lo + 1)).astype(np.int64)  # (N,)
+    moved = np.where(is_note, notes + shift[:, None], notes)
+    return moved[..., None].astype(np.int16)
+
+
+__all__ = ["MelodyConverter", "NO_EVENT", "quantize_for_bars", "random_transpose_tokens"]

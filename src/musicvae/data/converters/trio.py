@@ -20,7 +20,7 @@ from musicvae.data.converters.melody import MelodyConverter, quantize_for_bars
 from musicvae.music.notes import DEFAULT_QPM, NOTE_FIELDS, NoteSequence
 
 MAX_INSTRUMENT_NUMBER = 127
-UNKNOWN, MELODY, BASS, DRUMS, INVALID = 0, 1, 2, 3, 4
+MELODY, BASS, DRUMS, INVALID = 1, 2, 3, 4  # instrument types; 0: an instrument number unused
 ELECTRIC_BASS_PROGRAM = 33
 
 
@@ -41,6 +41,9 @@ class TrioConverter(WindowConverter):
     quarters_per_bar: int = 4
     max_tensors_per_notesequence: int | None = 5
     presplit_on_time_changes: bool = True
+
+    kind = "trio"
+    window_description = "section with melody, bass and drums together"
 
     def _track_settings(self) -> dict:
         """Whole-piece, unsliced, unsplit tracks: Magenta's trio sub-converters."""
@@ -65,6 +68,10 @@ class TrioConverter(WindowConverter):
     @property
     def split_depths(self) -> tuple[int, int, int]:
         return (self.melody.depth, self.melody.depth, self.drums.output_depth)
+
+    @property
+    def stream_depths(self) -> tuple[int, ...]:
+        return self.split_depths
 
     @property
     def output_depth(self) -> int:
@@ -103,51 +110,53 @@ class TrioConverter(WindowConverter):
         return one_hot(masks, self.drums.output_depth)
 
     def _piece_tensors(self, piece: NoteSequence) -> ConverterTensors:
+        windows = [window for _, _, window in self.piece_windows(piece)]
+        if not windows:
+            return self.empty()
+        stacked = np.stack(windows)  # (N, T, 692)
+        return ConverterTensors.from_windows(stacked, stacked)
+
+    def piece_windows(
+        self, piece: NoteSequence
+    ) -> list[tuple[tuple[int, int, int], int, np.ndarray]]:
+        """The windows of one piece in Magenta's order, each with its (melody, bass, drums)
+        instruments and first bar: [(group, bar, window (T, 692))]."""
         spb = self.steps_per_bar
         quantized = quantize_for_bars(piece, self.steps_per_quarter, spb)
         if quantized is None:
-            return self.empty()
+            return []
         total_bars = min(int(np.ceil(quantized.total_quantized_steps / spb)), self.max_bars)
-
-        # Type each instrument (mixed types -> invalid) and mark the bars it covers.
-        valid = quantized.instrument <= MAX_INSTRUMENT_NUMBER
-        inst = quantized.instrument[valid].astype(np.int64)
-        note_types = _program_types(quantized.program[valid], quantized.is_drum[valid])
-        instrument_type = np.zeros(MAX_INSTRUMENT_NUMBER + 1, np.uint8)
-        for i in np.unique(inst):
-            kinds = np.unique(note_types[inst == i])
-            instrument_type[i] = kinds[0] if len(kinds) == 1 else INVALID
-        coverage = np.zeros((total_bars, MAX_INSTRUMENT_NUMBER + 1), bool)
-        start_bar = quantized.start_step[valid] // spb
-        end_bar = np.ceil(quantized.end_step[valid] / spb).astype(np.int64)
-        for i, s, e in zip(inst.tolist(), start_bar.tolist(), end_bar.tolist(), strict=False):
-            if s < total_bars:
-                coverage[s : min(e, total_bars), i] = True
-
-        by_type = {t: np.flatnonzero(instrument_type == t).tolist() for t in (MELODY, BASS, DRUMS)}
+        by_type, coverage = _typed_instruments(quantized, total_bars, spb)
         if not all(by_type.values()):
-            return self.empty()
+            return []
+        encoded = self._encode_candidates(piece, by_type, total_bars)
+        for i in set(by_type[MELODY] + by_type[BASS] + by_type[DRUMS]) - set(encoded):
+            coverage[:, i] = False  # a candidate without a track covers nothing
+        return self._covered_windows(by_type, encoded, _fill_gaps(coverage, self.gap_bars))
 
-        # Encode each candidate over the whole piece, padded to whole bars (Magenta sets the
-        # piece's total_time to total_bars bars before extracting instruments).
+    def _encode_candidates(
+        self, piece: NoteSequence, by_type: dict[int, list[int]], total_bars: int
+    ) -> dict[int, np.ndarray]:
+        """Each candidate instrument encoded over the whole piece, padded to whole bars (Magenta
+        sets the piece's total_time to total_bars bars first): {instrument: (T, 90 | 512)}."""
         qpm = piece.tempos[0].qpm if piece.tempos else DEFAULT_QPM
-        padded = piece.replace(total_time=total_bars * spb * 60 / qpm / self.steps_per_quarter)
+        seconds = total_bars * self.steps_per_bar * 60 / qpm / self.steps_per_quarter
+        padded = piece.replace(total_time=seconds)
         encoded: dict[int, np.ndarray] = {}
         for i in by_type[MELODY] + by_type[BASS] + by_type[DRUMS]:
             track_seq = padded.select(padded.instrument == i)
             encode = self._drum_track if i in by_type[DRUMS] else self._melody_track
             track = encode(track_seq)
-            if track is None:
-                coverage[:, i] = False
-            else:
+            if track is not None:
                 encoded[i] = track
+        return encoded
 
-        # Tolerate coverage gaps of up to gap_bars bars.
-        gap = self.gap_bars
-        original = coverage.copy()
-        for j in range(total_bars):
-            coverage[j] = original[max(0, j - gap) : min(total_bars, j + gap) + 1].any(axis=0)
-
+    def _covered_windows(
+        self, by_type: dict[int, list[int]], encoded: dict[int, np.ndarray], coverage: np.ndarray
+    ) -> list[tuple[tuple[int, int, int], int, np.ndarray]]:
+        """Every slice_bars window covered by one (melody, bass, drums) group, with that group
+        and its first bar: [(group, bar, window (T, 692))]."""
+        gap, spb, total_bars = self.gap_bars, self.steps_per_bar, len(coverage)
         windows = []
         for group in itertools.product(by_type[MELODY], by_type[BASS], by_type[DRUMS]):
             if not all(i in encoded for i in group):
@@ -158,27 +167,57 @@ class TrioConverter(WindowConverter):
             for j in range(total_bars - self.slice_bars + 1):
                 if covered[j : j + self.slice_bars].all():
                     lo, hi = j * spb, (j + self.slice_bars) * spb
-                    windows.append(np.concatenate([encoded[i][lo:hi] for i in group], axis=-1))
-        if not windows:
-            return self.empty()
-        stacked = np.stack(windows)  # (N, T, 692)
-        return ConverterTensors.from_windows(stacked, stacked)
+                    window = np.concatenate([encoded[i][lo:hi] for i in group], axis=-1)
+                    windows.append((group, j, window))
+        return windows
 
-    def from_tensors(self, samples) -> list[NoteSequence]:
-        """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10."""
+    def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
+        """(N, T, 692) -> NoteSequences: melody program 0, bass program 33, drums channel 10;
+        tempo `qpm` (default 120), a 4/4 time signature."""
         samples = np.asarray(samples)
         m, b, _ = self.split_depths
         out = []
         for s in samples:
-            mel = self.melody.from_tensors(s[None, :, :m])[0]
-            bass = self.melody.from_tensors(s[None, :, m : m + b])[0]
-            drums = self.drums.from_tensors(s[None, :, m + b :])[0]
+            mel = self.melody.from_tensors(s[None, :, :m], qpm)[0]
+            bass = self.melody.from_tensors(s[None, :, m : m + b], qpm)[0]
+            drums = self.drums.from_tensors(s[None, :, m + b :], qpm)[0]
             bass = bass.replace(
                 instrument=np.ones(len(bass), np.int32),
                 program=np.full(len(bass), ELECTRIC_BASS_PROGRAM, np.int16),
             )
             out.append(_merge([mel, bass, drums]))
         return out
+
+
+def _typed_instruments(
+    quantized: NoteSequence, total_bars: int, steps_per_bar: int
+) -> tuple[dict[int, list[int]], np.ndarray]:
+    """Types each instrument (mixed types -> invalid) and marks the bars it covers ->
+    ({MELODY | BASS | DRUMS: instruments}, coverage (bars, instruments) bool)."""
+    valid = quantized.instrument <= MAX_INSTRUMENT_NUMBER
+    inst = quantized.instrument[valid].astype(np.int64)
+    note_types = _program_types(quantized.program[valid], quantized.is_drum[valid])
+    instrument_type = np.zeros(MAX_INSTRUMENT_NUMBER + 1, np.uint8)
+    for i in np.unique(inst):
+        kinds = np.unique(note_types[inst == i])
+        instrument_type[i] = kinds[0] if len(kinds) == 1 else INVALID
+    coverage = np.zeros((total_bars, MAX_INSTRUMENT_NUMBER + 1), bool)
+    start_bar = quantized.start_step[valid] // steps_per_bar
+    end_bar = np.ceil(quantized.end_step[valid] / steps_per_bar).astype(np.int64)
+    for i, s, e in zip(inst.tolist(), start_bar.tolist(), end_bar.tolist(), strict=False):
+        if s < total_bars:
+            coverage[s : min(e, total_bars), i] = True
+    by_type = {t: np.flatnonzero(instrument_type == t).tolist() for t in (MELODY, BASS, DRUMS)}
+    return by_type, coverage
+
+
+def _fill_gaps(coverage: np.ndarray, gap: int) -> np.ndarray:
+    """Coverage (bars, instruments) with gaps of up to `gap` bars tolerated."""
+    total_bars = len(coverage)
+    filled = coverage.copy()
+    for j in range(total_bars):
+        filled[j] = coverage[max(0, j - gap) : min(total_bars, j + gap) + 1].any(axis=0)
+    return filled
 
 
 def _merge(parts: list[NoteSequence]) -> NoteSequence:
