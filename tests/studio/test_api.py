@@ -100,6 +100,8 @@ def test_health_and_models(client, model):
         "syncopation_8th",
     }
     assert entry["card"]["parameters"] == 4423770
+    recommended = entry["card"]["evaluation"]["realism"]["recommended_temperature"]["value"]
+    assert entry["temperature"] == recommended  # the Generate view starts at the card's choice
     assert info["limits"]["max_samples"] == 16
     assert client.get("/api/models/folk-mel_2bar").json()["id"] == "folk-mel_2bar"
     response = client.get("/api/models/../../etc")

@@ -52,6 +52,8 @@ class ModelEntry:
             "z_size": self.model.z_size,
             "hierarchical": bool(config.level_lengths),
             "attributes": sorted(self.model.attribute_vectors),
+            # the Generate view's starting temperature: the card's recommended one (0 = argmax)
+            "temperature": self.model.sampling_temperature("card") or 0.0,
             "card": self.card,
         }
 

@@ -269,6 +269,9 @@ function selectModel(id) {
   stopAll();
   state.model = model;
   $("#model-select").value = id;
+  const temp = $("#gen-temp"); // start where the model card recommends sampling
+  temp.value = String(model.temperature ?? 0.5);
+  temp.dispatchEvent(new Event("input"));
   // codes and clips belong to one model: clear what the others made
   interp.a?.set(null);
   interp.b?.set(null);
