@@ -21,7 +21,7 @@ from musicvae.data.dataset import WindowDataset
 from musicvae.evaluation import evaluate
 from musicvae.evaluation.card import write_card
 from musicvae.evaluation.report import summary_lines
-from musicvae.inference.attributes import attribute_vectors, save_vectors
+from musicvae.inference.attributes import VECTORS_FILE, attribute_vectors, save_vectors
 from musicvae.inference.bundled import ASSETS, BUNDLED_MODEL
 from musicvae.inference.model_dir import load_model_dir, save_model_dir
 from musicvae.inference.trained_model import TrainedModel
@@ -68,7 +68,7 @@ def main() -> int:
     tokens = train_set.tokens(np.arange(len(train_set)))
     vectors, summary = attribute_vectors(shipped, tokens, max_windows=VECTOR_WINDOWS, seed=0)
     save_vectors(
-        out / "attributes.npz",
+        out / VECTORS_FILE,
         vectors,
         {
             "config": config.name,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musicvae.inference.attributes import VECTORS_FILE
 from musicvae.inference.bundled import bundled_model_dir, bundled_tunes, bundled_vectors
 from musicvae.inference.inputs import NoExtractedExamplesError
 from musicvae.inference.latent import interpolation_path
@@ -166,9 +167,9 @@ def _vectors(model: TrainedModel, model_path) -> dict[str, np.ndarray] | str:
     """The model's attribute vectors, or why there are none."""
     if model_path is None:
         return model.load_attribute_vectors(bundled_vectors())
-    candidate = Path(model_path) / "attributes.npz"
-    if candidate.exists():
-        return model.load_attribute_vectors(candidate)
+    found = folder_vectors(model_path)
+    if found is not None:
+        return model.load_attribute_vectors(found)
     from musicvae.inference.attributes import attribute_vectors
 
     windows = []
@@ -185,13 +186,17 @@ def _vectors(model: TrainedModel, model_path) -> dict[str, np.ndarray] | str:
     return vectors
 
 
+def folder_vectors(model_path: str | Path | None) -> Path | None:
+    """The attribute vectors beside a model folder's weights, if it has them."""
+    if model_path is None:
+        return None
+    candidate = Path(model_path) / VECTORS_FILE
+    return candidate if candidate.exists() else None
+
+
 def model_path_vectors(model_path: str | Path | None) -> Path:
     """Attribute vectors next to a given model folder, else the bundled ones."""
-    if model_path is not None:
-        candidate = Path(model_path) / "attributes.npz"
-        if candidate.exists():
-            return candidate
-    return bundled_vectors()
+    return folder_vectors(model_path) or bundled_vectors()
 
 
 __all__ = ["run_demo", "model_path_vectors", "bundled_model_dir"]

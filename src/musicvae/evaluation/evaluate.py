@@ -26,6 +26,7 @@ from musicvae.evaluation.realism import (
 from musicvae.evaluation.reconstruction import reconstruction
 from musicvae.evaluation.report import markdown
 from musicvae.evaluation.windows import EvaluationError, EvalWindows, is_dataset, load_windows
+from musicvae.inference.attributes import VECTORS_FILE
 from musicvae.inference.trained_model import TrainedModel
 from musicvae.outputs import output_folder
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 METRICS = "metrics.json"
 REPORT = "report.md"
-VECTORS = "attributes.npz"
 MAX_VECTOR_WINDOWS = 5000  # quartiles of 1,250 windows; a few seconds to encode
 
 
@@ -78,8 +78,8 @@ def _vectors(model: TrainedModel, folder: Path | None, data, windows: EvalWindow
 
     if vectors is not None:
         return load_vectors(vectors)[0], str(vectors)
-    if folder is not None and folder.is_dir() and (folder / VECTORS).is_file():
-        return load_vectors(folder / VECTORS)[0], str(folder / VECTORS)
+    if folder is not None and folder.is_dir() and (folder / VECTORS_FILE).is_file():
+        return load_vectors(folder / VECTORS_FILE)[0], str(folder / VECTORS_FILE)
     source = windows  # MIDI files, or a dataset without a train split
     if is_dataset(data):
         try:
