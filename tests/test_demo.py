@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -69,7 +70,7 @@ def test_demo_command_in_process_and_console_script(tmp_path, capsys, monkeypatc
     assert (tmp_path / "script" / "index.html").exists()
 
 
-def test_attributes_apply_defaults_to_the_bundled_vectors(tmp_path, capsys):
+def test_attributes_apply_defaults_to_the_vectors_beside_the_model(tmp_path, capsys):
     tune = str(bundled_tunes()[0])
     argv = [
         "attributes",
@@ -87,6 +88,12 @@ def test_attributes_apply_defaults_to_the_bundled_vectors(tmp_path, capsys):
     ]
     assert main(argv + ["--output", str(tmp_path / "a")]) == 0
     assert len(list((tmp_path / "a").glob("*note_density*.mid"))) == 1
-    # With another model, vectors made for the bundled one must be given explicitly.
-    assert main(argv + ["--model", str(bundled_model_dir()), "--output", str(tmp_path / "b")]) == 2
-    assert "--vectors is required with --model" in capsys.readouterr().err
+    # The bundled model's folder, given as a path, brings its own vectors too.
+    assert main(argv + ["--model", str(bundled_model_dir()), "--output", str(tmp_path / "b")]) == 0
+    # A model folder without attributes.npz needs --vectors, and says so in one line.
+    bare = tmp_path / "bare-model"
+    shutil.copytree(bundled_model_dir(), bare, ignore=shutil.ignore_patterns("attributes.npz"))
+    capsys.readouterr()
+    assert main(argv + ["--model", str(bare), "--output", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no attributes.npz: pass --vectors" in err and "\n" not in err

@@ -1,6 +1,7 @@
-"""Builds the bundled model (src/musicvae/assets/models/folk-mel_2bar) from a training run.
+"""Builds a bundled model (src/musicvae/assets/models/NAME) from a training run.
 
-Usage: python tools/bundle_folk_model.py RUN_DIR DATASET [--command "how it was trained"]
+Usage: python tools/bundle_folk_model.py RUN_DIR DATASET [--name folk-mel_16bar]
+       [--command "how it was trained"] [--batch-size B]
 
 Writes fp16 weights, config.json and attribute vectors (from the training split), then runs
 `musicvae evaluate` on the written folder (the shipped fp16 weights) over the dataset's held-out
@@ -22,16 +23,18 @@ from musicvae.evaluation import evaluate
 from musicvae.evaluation.card import write_card
 from musicvae.evaluation.report import summary_lines
 from musicvae.inference.attributes import VECTORS_FILE, attribute_vectors, save_vectors
-from musicvae.inference.bundled import ASSETS, BUNDLED_MODEL
+from musicvae.inference.bundled import ASSETS, BUNDLED_16BAR, BUNDLED_MODEL, BUNDLED_MODELS
 from musicvae.inference.model_dir import load_model_dir, save_model_dir
 from musicvae.inference.trained_model import TrainedModel
 from musicvae.train.checkpoint import CHECKPOINT
 
 VECTOR_WINDOWS = 20000
-DATA = (
-    "musicvae prepare --config cat-mel_2bar_small --input folk (music21 folk corpus: Essen, "
-    "O'Neill's, Ryan's, Aird's, Nottingham)"
-)
+CORPUS = "music21 folk corpus: Essen, O'Neill's, Ryan's, Aird's, Nottingham"
+DATA = {
+    BUNDLED_MODEL: f"musicvae prepare --config cat-mel_2bar_small --input folk ({CORPUS})",
+    BUNDLED_16BAR: f"musicvae prepare --config hierdec-mel_16bar --input folk ({CORPUS}); "
+    "the study's data, docs/REPRODUCTION.md",
+}
 LICENSE = "the folk tunes come from the music21 corpus; Essen is for non-commercial use"
 
 
@@ -39,9 +42,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("dataset")
+    parser.add_argument("--name", default=BUNDLED_MODEL, choices=BUNDLED_MODELS)
     parser.add_argument("--command", default="", help="the training command, for the card")
     parser.add_argument("--batch-size", type=int, default=128, help="training batch, for the card")
-    parser.add_argument("--output", default=str(ASSETS / "models" / BUNDLED_MODEL))
+    parser.add_argument("--output", help="model folder to write (default: the assets' NAME)")
     parser.add_argument("--eval-output", default="runs/bundle-evaluation")
     parser.add_argument("--samples", type=int, default=1000, help="prior samples per temperature")
     parser.add_argument("--seed", type=int, default=0)
@@ -51,12 +55,12 @@ def main() -> int:
     state = torch.load(
         run / CHECKPOINT if run.is_dir() else run, map_location="cpu", weights_only=False
     )
-    out = Path(args.output)
+    out = Path(args.output or ASSETS / "models" / args.name)
     eval_set = WindowDataset(args.dataset, "eval", config)
     train_set = WindowDataset(args.dataset, "train", config)
     provenance = {
-        "name": BUNDLED_MODEL,
-        "data": DATA,
+        "name": args.name,
+        "data": DATA[args.name],
         "windows": {"train": len(train_set), "eval": len(eval_set)},
         "steps": int(state["step"]),
         "batch_size": args.batch_size,
@@ -79,7 +83,7 @@ def main() -> int:
     result = evaluate(
         out, args.dataset, args.eval_output, split="eval", samples=args.samples, seed=args.seed
     )
-    metrics = {**result.metrics, "model": BUNDLED_MODEL}
+    metrics = {**result.metrics, "model": args.name}
     write_card(out, metrics)
     print("\n".join(summary_lines(metrics)))
     print(f"model card: {out / 'card.json'}, {out / 'README.md'}; report: {result.output_dir}")

@@ -26,6 +26,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help="training steps per decoder (default 2000; debug 6)")
     p.add_argument("--batch", type=int, help="batch size (default 64; debug 8)")
     p.add_argument("--debug", action="store_true", help="tiny models and data: a smoke run")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train with bf16 autocast (CPUs with native bf16 only; kept for the study's reruns)",
+    )
     p.add_argument("--input", help="MIDI folder or folk[:N] (default folk; debug folk:200)")
     p.add_argument("--jobs", type=int, help="trainings at once, one thread each (default 2)")
     p.add_argument("--workers", type=int, default=1, help="processes preparing the data")
@@ -52,7 +57,7 @@ def options_from(args):
     for name in ("steps", "batch", "jobs", "lm_steps"):
         if name in given and given[name] < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-    common = dict(workers=args.workers, progress=not args.quiet, **given)
+    common = dict(workers=args.workers, progress=not args.quiet, bf16=args.bf16, **given)
     if args.debug:
         return StudyOptions.debug_sizes(Path(args.out), **common)
     return StudyOptions(out=Path(args.out), **common)
@@ -66,9 +71,14 @@ def bench(options, steps: int) -> int:
 
     torch.set_num_threads(1)
     load = os.getloadavg()[0]
-    print(f"1 thread, batch {options.batch}, load average {load:.1f} on {os.cpu_count()} cores")
+    precision = "bf16 autocast" if options.bf16 else "fp32"
+    print(
+        f"1 thread, batch {options.batch}, {precision}, "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
     for name in options.configs.values():
-        s = seconds_per_step(study_config(name, options.batch), options.batch, steps)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+            s = seconds_per_step(study_config(name, options.batch), options.batch, steps)
         print(f"{name:30s} {s:7.2f} s/step  ~{steps_in(3.0, s)} steps in 3 h")
     return 0
 

@@ -1,7 +1,7 @@
 """musicvae: MusicVAE in PyTorch, faithful to Magenta's converters, models and checkpoints.
 
     import musicvae
-    model = musicvae.load("folk-mel_2bar")  # the bundled model (or a model folder / run)
+    model = musicvae.load("folk-mel_2bar")  # a bundled model (or a model folder / run)
     tunes = model.sample(4, temperature=0.5, seed=1)
 
 `musicvae.TrainedModel` and `musicvae.load` are imported on first use, so `import musicvae`
@@ -19,13 +19,11 @@ def load(
     any_program: bool = False,
     precision: str = "fp32",
 ):
-    """A TrainedModel: the bundled model by name ("folk-mel_2bar"), else a model folder or a
-    training run folder; precision "fp32" (exact) or "bf16" (see TrainedModel)."""
-    from musicvae.inference.bundled import BUNDLED_MODEL
+    """A TrainedModel: a bundled model by name ("folk-mel_2bar", "folk-mel_16bar"), else a
+    model folder or a training run folder; precision "fp32" (exact) or "bf16" (see
+    TrainedModel)."""
     from musicvae.inference.trained_model import TrainedModel
 
-    if str(model) == BUNDLED_MODEL:
-        return TrainedModel.bundled(device, any_program=any_program, precision=precision)
     return TrainedModel.load(model, device, any_program=any_program, precision=precision)
 
 

@@ -1,11 +1,13 @@
-"""`musicvae demo`: a model (the bundled folk melody model by default, or any model folder)
+"""`musicvae demo`: a model (the bundled folk melody models by default, or any model folder)
 samples, interpolates and, for melody models, moves a tune along attribute vectors; the page
 names the model and shows every result as a card (piano roll, MIDI and WAV links) in a grid.
+Without a model the page has two parts: the bundled 2-bar model, then the bundled 16-bar
+hierarchical model (fewer samples and steps, wider cards).
 
 Melody models interpolate between the first windows of the two bundled folk tunes; drum and
 trio models (and melody models that find no window in those tunes) between two random codes.
-Attribute vectors: the model folder's attributes.npz, the bundled ones for the bundled model,
-else computed on the bundled tunes' windows; when those are too few the section is skipped
+Attribute vectors: the model folder's attributes.npz (the bundled models ship theirs), else
+computed on the bundled tunes' windows; when those are too few the section is skipped
 with a note on the page.
 """
 
@@ -19,7 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from musicvae.inference.attributes import VECTORS_FILE
-from musicvae.inference.bundled import bundled_model_dir, bundled_tunes, bundled_vectors
+from musicvae.inference.bundled import (
+    BUNDLED_16BAR,
+    bundled_name,
+    bundled_names,
+    bundled_tunes,
+    model_location,
+)
 from musicvae.inference.inputs import NoExtractedExamplesError
 from musicvae.inference.latent import interpolation_path
 from musicvae.inference.trained_model import TrainedModel
@@ -31,6 +39,10 @@ log = logging.getLogger(__name__)
 DEMO_ATTRIBUTES = ("note_density", "syncopation_16th")
 AMOUNTS = (-2.0, -1.0, 0.0, 1.0, 2.0)
 MIN_VECTOR_WINDOWS = 8  # quartiles of fewer windows say nothing
+
+
+SECOND_SAMPLES = 4  # the bundled 16-bar model's section: fewer, longer samples
+SECOND_STEPS = 5
 
 
 def run_demo(
@@ -45,16 +57,24 @@ def run_demo(
     progress: bool | None = False,
 ) -> Path:
     """Writes the demo into `output` (new or empty, or an earlier demo with `overwrite`) and
-    returns the path of its index.html."""
+    returns the path of its index.html. `model_path`: a model folder, training run or bundled
+    model name; without it the page shows the bundled 2-bar model, then the bundled 16-bar
+    hierarchical one (when the installation has it)."""
     start = time.perf_counter()
-    model = TrainedModel.load(model_path, device) if model_path else TrainedModel.bundled(device)
+    models = [(TrainedModel.load(model_location(model_path), device), samples, steps)]
+    if model_path is None and BUNDLED_16BAR in bundled_names():
+        models.append((TrainedModel.bundled(device, name=BUNDLED_16BAR), SECOND_SAMPLES, SECOND_STEPS))
     with output_folder(output, overwrite=overwrite, command="demo") as folder:
         out = folder.resolve()  # page links are relative to this folder
         has_audio, audio_note = audio_available()
         audio = audio and has_audio
-        kind = model.config.data.kind
-        # [(section, [(stem, sequence, card title)])]
-        plan = _sections(model, model_path, samples, steps, seed)
+        # [(section, [(stem, sequence, card title)])], each model's stems under its own prefix
+        plan = []
+        for k, (model, n, s) in enumerate(models):
+            prefix = "" if k == 0 else f"{model_name(model).split(' ')[0]}-"
+            heading = "" if len(models) == 1 else f"{model_name(model)}: "
+            plan += _sections(model, n, s, seed, prefix, heading)
+        kind = models[0][0].config.data.kind  # a second model is a melody model, as the first
         named = [(stem, seq) for _, items in plan for stem, seq, _ in items]
         files = render_many(named, out, kind, audio=audio, progress=progress)
         by_stem = {stem: f for (stem, _), f in zip(named, files, strict=True)}
@@ -62,49 +82,57 @@ def run_demo(
         for section, items in plan:
             cards = [{"title": title, **by_stem[stem]} for stem, _, title in items]
             sections.append({**section, "items": cards})
-        name = model_name(model, model_path)
+        names = [model_name(m) for m, _, _ in models]
         note = "" if audio else audio_note
         page = write_page(
             out,
             [s for s in sections if s["items"] or s.get("text")],
-            title=f"musicvae demo: {name}",
+            title="musicvae demo: " + " and ".join(n.split(" ")[0] for n in names),
             note=note,
-            subtitle=f"Model {name} ({model.config.name}: {kind}, "
-            f"{model.config.data.slice_bars} bars, z {model.z_size}).",
+            subtitle=" ".join(
+                f"Model {name} ({m.config.name}: {m.config.data.kind}, "
+                f"{m.config.data.slice_bars} bars, z {m.z_size})."
+                for name, (m, _, _) in zip(names, models, strict=True)
+            ),
         )
         log.info("demo written in %.1f s", time.perf_counter() - start)
         return page
 
 
-def model_name(model: TrainedModel, model_path) -> str:
-    """How the page names the model: the bundled folk model, or its folder's name."""
-    if model_path is None:
-        return "folk-mel_2bar (bundled)"
-    return Path(os.fspath(model_path)).resolve().name
+def model_name(model: TrainedModel) -> str:
+    """How the page names a model: a bundled model's name, or its folder's name."""
+    bundled = bundled_name(model.source)
+    if bundled is not None:
+        return f"{bundled} (bundled)"
+    return Path(os.fspath(model.source or model.config.name)).resolve().name
 
 
-def _sections(model: TrainedModel, model_path, samples: int, steps: int, seed: int):
+def _sections(model: TrainedModel, samples: int, steps: int, seed: int, prefix="", heading=""):
+    """One model's sections; stems start with `prefix`, titles with `heading`."""
     kind = model.config.data.kind
     what = {"melody": "melodies", "drums": "drum patterns", "trio": "trios"}[kind]
+    wide = model.config.data.slice_bars > 4  # long piano rolls get wider cards
     plan = []
     temperature = model.sampling_temperature("card")  # the card's recommended one, else 0.5
     shown = "argmax" if temperature is None else f"temperature {temperature:g}"
     sampled = model.sample(samples, temperature=temperature, seed=seed)
+    bars = model.config.data.slice_bars
     plan.append(
         (
-            {"title": f"{samples} {what} sampled from the prior ({shown})"},
-            [(f"sample-{i + 1}", s, f"sample {i + 1}") for i, s in enumerate(sampled)],
+            {"title": f"{heading}{samples} {bars}-bar {what} sampled from the prior ({shown})",
+             "wide": wide},
+            [(f"{prefix}sample-{i + 1}", s, f"sample {i + 1}") for i, s in enumerate(sampled)],
         )
-    )
+    )  # fmt: skip
     ends = _tune_windows(model) if kind == "melody" else None
     if ends is not None:
         a, b, names = ends
         path = model.interpolate(a, b, steps, method="slerp", seed=seed)
         text = f"From {names[0]} to {names[1]}; the ends are their reconstructions."
         items = (
-            [("interp-source-a", a, "source A (input)")]
-            + [(f"interp-{i + 1}", s, f"step {i + 1}") for i, s in enumerate(path)]
-            + [("interp-source-b", b, "source B (input)")]
+            [(f"{prefix}interp-source-a", a, "source A (input)")]
+            + [(f"{prefix}interp-{i + 1}", s, f"step {i + 1}") for i, s in enumerate(path)]
+            + [(f"{prefix}interp-source-b", b, "source B (input)")]
         )
         title = f"Interpolation in {steps} steps (slerp between the codes of two folk tunes)"
     else:
@@ -112,13 +140,13 @@ def _sections(model: TrainedModel, model_path, samples: int, steps: int, seed: i
         za, zb = rng.standard_normal((2, model.z_size)).astype(np.float32)
         path = model.decode(interpolation_path(za, zb, steps, "slerp"), temperature=None)
         text = "Between two random codes, decoded by argmax."
-        items = [(f"interp-{i + 1}", s, f"step {i + 1}") for i, s in enumerate(path)]
+        items = [(f"{prefix}interp-{i + 1}", s, f"step {i + 1}") for i, s in enumerate(path)]
         title = f"Interpolation in {steps} steps (slerp between two random codes)"
-    plan.append(({"title": title, "text": text}, items))
+    plan.append(({"title": heading + title, "text": text, "wide": wide}, items))
     if kind == "melody" and ends is not None:
-        plan += _attribute_sections(model, model_path, ends[0])
+        plan += _attribute_sections(model, ends[0], prefix, heading, wide)
     elif kind == "melody":
-        plan.append(_skipped("the bundled tunes give this model no window"))
+        plan.append(_skipped("the bundled tunes give this model no window", heading))
     return plan
 
 
@@ -134,14 +162,14 @@ def _tune_windows(model: TrainedModel):
     return a, b, (tune_a.stem, tune_b.stem)
 
 
-def _skipped(why: str):
-    return ({"title": "Attribute vectors", "text": f"Skipped: {why}."}, [])
+def _skipped(why: str, heading: str = ""):
+    return ({"title": f"{heading}Attribute vectors", "text": f"Skipped: {why}."}, [])
 
 
-def _attribute_sections(model: TrainedModel, model_path, tune):
-    vectors = _vectors(model, model_path)
+def _attribute_sections(model: TrainedModel, tune, prefix="", heading="", wide=False):
+    vectors = _vectors(model)
     if isinstance(vectors, str):
-        return [_skipped(vectors)]
+        return [_skipped(vectors, heading)]
     model.attribute_vectors.update(vectors)
     _, mu, _ = model.encode([tune])
     plan = []
@@ -153,9 +181,13 @@ def _attribute_sections(model: TrainedModel, model_path, tune):
         text = "Amounts " + ", ".join(f"{x:+g}" for x in AMOUNTS) + " (0 = reconstruction)."
         plan.append(
             (
-                {"title": f"Tune A moved along the {name.replace('_', ' ')} vector", "text": text},
+                {
+                    "title": f"{heading}Tune A moved along the {name.replace('_', ' ')} vector",
+                    "text": text,
+                    "wide": wide,
+                },
                 [
-                    (f"attr-{name}-{k}", s, f"{name} {amount:+g}")
+                    (f"{prefix}attr-{name}-{k}", s, f"{name} {amount:+g}")
                     for k, (s, amount) in enumerate(zip(moved, AMOUNTS, strict=True))
                 ],
             )
@@ -163,11 +195,10 @@ def _attribute_sections(model: TrainedModel, model_path, tune):
     return plan
 
 
-def _vectors(model: TrainedModel, model_path) -> dict[str, np.ndarray] | str:
-    """The model's attribute vectors, or why there are none."""
-    if model_path is None:
-        return model.load_attribute_vectors(bundled_vectors())
-    found = folder_vectors(model_path)
+def _vectors(model: TrainedModel) -> dict[str, np.ndarray] | str:
+    """The model's attribute vectors (beside its weights, else computed on the bundled tunes'
+    windows), or why there are none."""
+    found = folder_vectors(model.source)
     if found is not None:
         return model.load_attribute_vectors(found)
     from musicvae.inference.attributes import attribute_vectors
@@ -194,9 +225,5 @@ def folder_vectors(model_path: str | Path | None) -> Path | None:
     return candidate if candidate.exists() else None
 
 
-def model_path_vectors(model_path: str | Path | None) -> Path:
-    """Attribute vectors next to a given model folder, else the bundled ones."""
-    return folder_vectors(model_path) or bundled_vectors()
 
-
-__all__ = ["run_demo", "model_path_vectors", "bundled_model_dir"]
+__all__ = ["run_demo"]

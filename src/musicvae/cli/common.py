@@ -8,6 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+# musicvae.inference.bundled.BUNDLED_MODELS, named here so that --help imports no torch (a test
+# keeps the two equal); the first is every command's default model.
+BUNDLED_MODEL_NAMES = ("folk-mel_2bar", "folk-mel_16bar")
+MODEL_HELP = (
+    "model folder, training run, or a bundled model's name: "
+    + ", ".join(BUNDLED_MODEL_NAMES)
+    + f" (default: {BUNDLED_MODEL_NAMES[0]}, the folk 2-bar melody model)"
+)
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand: its name, help line, argument definitions and the function running it

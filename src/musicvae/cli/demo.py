@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from musicvae.cli.common import Command
+from musicvae.cli.common import MODEL_HELP, Command
 
 
 def add_demo(p: argparse.ArgumentParser) -> None:
@@ -14,8 +14,8 @@ def add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --output")
     p.add_argument(
         "--model",
-        help="model folder or training run, melody, drums or trio (default: the bundled folk "
-        "melody model)",
+        help=MODEL_HELP.replace("model folder", "melody, drums or trio model folder")
+        + "; without --model the page also shows the bundled 16-bar model",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or gpu")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and moves")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from musicvae.cli.common import Command, add_any_program
+from musicvae.cli.common import MODEL_HELP, Command, add_any_program
 
 
 def add_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model", help="model folder or training run (default: the bundled folk 2-bar model)"
-    )
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument(
         "--data",
         required=True,
@@ -48,9 +44,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from musicvae.evaluation import evaluate
     from musicvae.evaluation.card import write_card
     from musicvae.evaluation.report import summary_lines
-    from musicvae.inference.bundled import bundled_model_dir
+    from musicvae.inference.bundled import model_location
 
-    model_dir = Path(args.model) if args.model else bundled_model_dir()
+    model_dir = model_location(args.model)
     if args.card and not model_dir.is_dir():
         raise ValueError(f"--card writes into a model folder; {model_dir} is not a folder")
     result = evaluate(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from musicvae.cli.common import Command, add_any_program
+from musicvae.cli.common import MODEL_HELP, Command, add_any_program
 
 # musicvae.inference.attributes.ATTRIBUTES, named here so that --help imports no torch (a test
 # keeps the two equal).
@@ -22,10 +22,7 @@ ATTRIBUTE_NAMES = (
 
 
 def _model_options(p: argparse.ArgumentParser, output: str | None, audio: bool = True) -> None:
-    p.add_argument(
-        "--model",
-        help="model folder or training run (default: the bundled folk 2-bar melody model)",
-    )
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or gpu")
     if output is not None:
         p.add_argument(
@@ -274,8 +271,8 @@ def add_attributes(p: argparse.ArgumentParser) -> None:
     a.add_argument("input", metavar="INPUT.mid", help="a MIDI file")
     a.add_argument(
         "--vectors",
-        help="vectors.npz from `attributes compute` (default: the bundled model's vectors, "
-        "when --model is not given)",
+        help="vectors.npz from `attributes compute` (default: the attributes.npz beside the "
+        "model's weights; the bundled models ship theirs)",
     )
     a.add_argument(
         "--attribute",

@@ -64,9 +64,9 @@ def _load_model(
 ) -> tuple[TrainedModel, Path | None]:
     if isinstance(model, TrainedModel):
         return model, None
-    from musicvae.inference.bundled import bundled_model_dir
+    from musicvae.inference.bundled import model_location
 
-    path = Path(model) if model is not None else bundled_model_dir()
+    path = model_location(model)
     trained = TrainedModel.load(path, device=device, batch_size=batch_size, any_program=any_program)
     return trained, path
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-BUNDLED_MODEL = "folk-mel_2bar"
+BUNDLED_MODEL = "folk-mel_2bar"  # the default of every command that takes --model
+BUNDLED_16BAR = "folk-mel_16bar"  # the hierarchical 16-bar melody model (docs/REPRODUCTION.md)
+BUNDLED_MODELS = (BUNDLED_MODEL, BUNDLED_16BAR)
 
 
 class BundledAssetError(FileNotFoundError):
@@ -22,9 +25,41 @@ def _asset(*parts: str) -> Path:
     return path
 
 
-def bundled_model_dir() -> Path:
-    """The bundled 2-bar melody model trained on the folk corpus (see its card.json)."""
-    return _asset("models", BUNDLED_MODEL)
+def bundled_model_dir(name: str = BUNDLED_MODEL) -> Path:
+    """A bundled model's folder (default: the 2-bar folk melody model; see its card.json)."""
+    if name not in BUNDLED_MODELS:
+        raise ValueError(f"no bundled model {name!r}; bundled: {', '.join(BUNDLED_MODELS)}")
+    return _asset("models", name)
+
+
+def model_location(model: str | os.PathLike | None) -> Path:
+    """Where a `--model` value points: None -> the default bundled model; a bundled model's
+    name (folk-mel_2bar, folk-mel_16bar) -> its folder, unless a path of that name exists;
+    anything else -> that path (a model folder or a training run)."""
+    if model is None:
+        return bundled_model_dir()
+    path = Path(os.fspath(model))
+    if str(model) in BUNDLED_MODELS and not path.exists():
+        return bundled_model_dir(str(model))
+    return path
+
+
+def bundled_name(path: str | os.PathLike | None) -> str | None:
+    """The bundled model's name when `path` is one of their folders, else None."""
+    if path is None:
+        return None
+    resolved = Path(os.fspath(path)).resolve()
+    for name in BUNDLED_MODELS:
+        if resolved == (ASSETS / "models" / name).resolve():
+            return name
+    return None
+
+
+def bundled_names() -> list[str]:
+    """The bundled models this installation holds (weights present), in BUNDLED_MODELS order."""
+    from musicvae.inference.model_dir import WEIGHTS
+
+    return [n for n in BUNDLED_MODELS if (ASSETS / "models" / n / WEIGHTS).is_file()]
 
 
 def bundled_model_dirs() -> list[Path]:
@@ -38,11 +73,12 @@ def bundled_model_dirs() -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / WEIGHTS).is_file())
 
 
-def bundled_vectors() -> Path:
-    """Attribute vectors computed for the bundled model."""
+def bundled_vectors(name: str = BUNDLED_MODEL) -> Path:
+    """Attribute vectors computed for a bundled model (default: the 2-bar one)."""
     from musicvae.inference.attributes import VECTORS_FILE
 
-    return _asset("models", BUNDLED_MODEL, VECTORS_FILE)
+    bundled_model_dir(name)  # an unknown name fails here, naming the bundled ones
+    return _asset("models", name, VECTORS_FILE)
 
 
 def bundled_tunes() -> tuple[Path, Path]:

@@ -513,13 +513,15 @@ def apply_attribute(
         raise ValueError(f"unknown attribute {attribute!r}; valid: {', '.join(ATTRIBUTES)}")
     trained = load_model(model, device, any_program)
     if vectors is None:
-        if model is not None:
-            raise ValueError(
-                "--vectors is required with --model (make them with `musicvae attributes compute`)"
-            )
-        from musicvae.inference.bundled import bundled_vectors
+        from musicvae.inference.attributes import VECTORS_FILE
 
-        vectors = bundled_vectors()
+        beside = Path(trained.source or "") / VECTORS_FILE
+        if trained.source is None or not beside.is_file():
+            raise ValueError(
+                f"{trained.source or 'this model'} has no {VECTORS_FILE}: pass --vectors "
+                "(make them with `musicvae attributes compute`)"
+            )
+        vectors = beside
     trained.load_attribute_vectors(vectors)
     (source_seq,) = _inputs.read_paths([input])
     label = _inputs.label_of(input, 0)

@@ -114,12 +114,15 @@ class TrainedModel:
         any_program: bool = False,
         precision: str = "fp32",
     ) -> TrainedModel:
-        """From a model folder (`musicvae import-magenta` writes one) or a training run.
-        `any_program`: a melody model reads melodies on every non-drum instrument of its
-        inputs (default: its config's rule; Magenta's 2-bar models read programs 0-31)."""
+        """From a model folder (`musicvae import-magenta` writes one), a training run, or a
+        bundled model's name (folk-mel_2bar, folk-mel_16bar). `any_program`: a melody model
+        reads melodies on every non-drum instrument of its inputs (default: its config's rule;
+        Magenta's 2-bar models read programs 0-31)."""
         from musicvae.devices import resolve_device
+        from musicvae.inference.bundled import model_location
 
         device = resolve_device(device)  # an absent device fails before the weights load
+        path = model_location(path)
         model, config = load_model_dir(path, device)
         if any_program:
             config = with_any_program(config)
@@ -134,11 +137,13 @@ class TrainedModel:
         batch_size: int = 256,
         any_program: bool = False,
         precision: str = "fp32",
+        name: str = "folk-mel_2bar",
     ) -> TrainedModel:
-        """The folk 2-bar melody model that ships with the package (folk-mel_2bar)."""
+        """A model that ships with the package: the folk 2-bar melody model (default) or
+        "folk-mel_16bar", the hierarchical 16-bar one."""
         from musicvae.inference.bundled import bundled_model_dir
 
-        return cls.load(bundled_model_dir(), device, batch_size, any_program, precision)
+        return cls.load(bundled_model_dir(name), device, batch_size, any_program, precision)
 
     def sampling_temperature(self, temperature: float | str | None = "card") -> float | None:
         """The temperature to sample at (None = argmax): `temperature` itself, or for "card"

@@ -22,6 +22,7 @@ h3 { font-size: .95rem; margin: 0 0 .4rem; font-weight: 600; }
 p.note { color: #666; font-size: .9rem; }
 .items { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr));
          gap: 1rem; }
+.items.wide { grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); }
 .item { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: .7rem; }
 .item img { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
 .links { display: flex; flex-wrap: wrap; align-items: center; gap: .6rem; margin-top: .4rem;
@@ -74,7 +75,8 @@ def write_page(
 ) -> Path:
     """Writes <folder>/index.html showing each item's piano roll, audio player and MIDI link.
 
-    `sections`: [{"title": str, "text"?: str, "items": [{"title", "png", "midi", "wav"?}]}],
+    `sections`: [{"title": str, "text"?: str, "wide"?: bool, "items": [{"title", "png", "midi",
+    "wav"?}]}] (wide: cards twice as wide, for long piano rolls),
     where an item may be `render_outputs(...)`'s dict plus a title; file paths are absolute or
     relative to `folder` and must exist inside it. `subtitle` (e.g. the model) goes under the
     title, `note` (e.g. how to get audio) after it. Cards are laid out in a grid; each links
@@ -91,7 +93,7 @@ def write_page(
         body.append(f"<h2>{html.escape(str(section.get('title', '')))}</h2>")
         if section.get("text"):
             body.append(f"<p>{html.escape(str(section['text']))}</p>")
-        body.append('<div class="items">')
+        body.append('<div class="items wide">' if section.get("wide") else '<div class="items">')
         body += [_item_html(folder, item) for item in section.get("items", ())]
         body += ["</div>", "</section>"]
     page = "\n".join(

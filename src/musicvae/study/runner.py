@@ -54,6 +54,7 @@ class StudyOptions:
     attribute_windows: int = 4000
     eval_fraction: float = 0.1
     seed: int = 0
+    bf16: bool = False  # bf16 autocast training (musicvae train --bf16); native bf16 CPUs only
     debug: bool = False
     progress: bool = True
 
@@ -81,7 +82,7 @@ class StudyOptions:
 
     def fixed(self) -> dict:
         """Settings a rerun of the same OUT must keep."""
-        keys = ("input", "batch", "eval_fraction", "seed", "debug")
+        keys = ("input", "batch", "eval_fraction", "seed", "bf16", "debug")
         return {k: getattr(self, k) for k in keys} | {"configs": self.configs}
 
 
@@ -175,6 +176,7 @@ def train_stage(options: StudyOptions, data: Path) -> dict[str, Path]:
         eval_batches=4,
         checkpoint_every=max(1, min(50, options.steps // 3)),
         progress=options.progress and options.jobs == 1,
+        bf16=options.bf16,
     )
     if not todo:
         return runs
