@@ -90,8 +90,8 @@ def run_demo(
             title="musicvae demo: " + " and ".join(n.split(" ")[0] for n in names),
             note=note,
             subtitle=" ".join(
-                f"Model {name} ({m.config.name}: {m.config.data.kind}, "
-                f"{m.config.data.slice_bars} bars, z {m.z_size})."
+                f"Model {name}: {m.config.name}, {m.config.data.kind}, "
+                f"{m.config.data.slice_bars} bars, z {m.z_size}."
                 for name, (m, _, _) in zip(names, models, strict=True)
             ),
         )

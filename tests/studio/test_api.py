@@ -88,7 +88,9 @@ def test_health_and_models(client, model):
     assert client.get("/api/health").json()["ok"] is True
     info = client.get("/api/models").json()
     assert info["default"] == "folk-mel_2bar"
-    (entry,) = info["models"]
+    entry, long = info["models"]  # the bundled models, the default first
+    assert long["id"] == "folk-mel_16bar"
+    assert (long["kind"], long["bars"], long["steps"]) == ("melody", 16, 256)
     assert entry["config"] == "cat-mel_2bar_small"
     assert (entry["kind"], entry["bars"], entry["steps"]) == ("melody", 2, 32)
     assert entry["z_size"] == model.z_size == 256

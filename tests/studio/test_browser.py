@@ -245,7 +245,7 @@ def test_attributes_slider_redecodes_on_release(page):
 
 def test_models_view_switches_models(page):
     tab(page, "models")
-    assert page.locator("[data-testid=model-card]").count() == 2
+    assert page.locator("[data-testid=model-card]").count() == 3  # test drums + both bundled
     shoot(page, "models")
     page.click("[data-testid=use-test-drums]")
     until(page, "document.body.dataset.model === 'test-drums'")
@@ -264,6 +264,18 @@ def test_models_view_switches_models(page):
     page.fill("#gen-n", "1")
     page.click("[data-testid=sample]")
     assert until(page, "document.querySelector('#gen-results .clip')?.clip.steps") == 64
+    # the bundled hierarchical model samples 16 bars
+    page.select_option("[data-testid=model-select]", "folk-mel_16bar")
+    until(page, "document.body.dataset.model === 'folk-mel_16bar'")
+    page.fill("#gen-n", "1")
+    page.click("[data-testid=sample]")
+    clip = until(
+        page,
+        "[...document.querySelectorAll('#gen-results .clip')].map(e => e.clip)"
+        ".find(c => c.model === 'folk-mel_16bar')",
+    )
+    assert clip["steps"] == 256 and clip["notes"]
+    shoot(page, "generate-16bar")
 
 
 def test_no_errors_in_the_page(page):

@@ -142,7 +142,7 @@ def test_registry_offers_folders_first_then_the_bundled_model(drums_dir):
 
     registry = ModelRegistry.from_paths([drums_dir, drums_dir])
     ids = [e.id for e in registry.entries()]
-    assert ids == ["my-drums", "my-drums-2", "folk-mel_2bar"]
+    assert ids == ["my-drums", "my-drums-2", "folk-mel_2bar", "folk-mel_16bar"]
     assert registry.default.id == "my-drums"
     info = registry.get("my-drums").info()
     assert (info["kind"], info["config"], info["attributes"]) == (

@@ -63,14 +63,16 @@ def bundled_names() -> list[str]:
 
 
 def bundled_model_dirs() -> list[Path]:
-    """Every model folder under assets/models, sorted (the list grows with new bundles); the
-    Studio serves them all."""
+    """Every model folder under assets/models: BUNDLED_MODELS first, in their order (the
+    default model first), then any other, sorted; the Studio serves them all."""
     from musicvae.inference.model_dir import WEIGHTS
 
     root = ASSETS / "models"
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / WEIGHTS).is_file())
+    found = [p for p in root.iterdir() if (p / WEIGHTS).is_file()]
+    rank = {name: k for k, name in enumerate(BUNDLED_MODELS)}
+    return sorted(found, key=lambda p: (rank.get(p.name, len(rank)), p.name))
 
 
 def bundled_vectors(name: str = BUNDLED_MODEL) -> Path:
