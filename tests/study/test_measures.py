@@ -75,6 +75,17 @@ def test_path_curves_of_a_data_space_path():
     assert curves["lm_nats_per_step"] == pytest.approx([-p.sum() / 64 for p in path])
 
 
+def test_path_curves_pool_pairs_as_a_ratio_of_sums():
+    # Pair 1: A, B differ in 1 step of 4; pair 2 in all 4. The middle point of each path
+    # is 2 steps from its A: pooled 4 / 5 = 0.8 (a mean of ratios would give (2 + 0.5) / 2).
+    a = np.zeros((2, 4), np.int64)
+    b = np.array([[1, 0, 0, 0], [1, 1, 1, 1]])
+    mid = np.array([[1, 1, 0, 0], [1, 1, 0, 0]])
+    paths = np.stack([a, mid, b], axis=1)  # (2, 3, 4)
+    curves = measures.path_curves(paths, a, b)
+    assert curves["hamming_to_a"] == pytest.approx([0.0, 0.8, 1.0])
+
+
 def constant_model(cls: int) -> TrainedModel:
     """A real debug model whose output layer always prefers `cls` (weights zero, bias high)."""
     config = get_config("debug-study-flat-mel_16bar")

@@ -23,6 +23,14 @@ def hamming(a, b) -> np.ndarray:
     return (np.asarray(a) != np.asarray(b)).sum(axis=(-2, -1))
 
 
+def pooled_distance(paths, ref, d_ab) -> np.ndarray:
+    """Hamming distance of paths (P, K, T, S) to ref (P, T, S), summed over the pairs and
+    divided by the summed d(A, B) (P,): -> (K,). A ratio of sums, so that a pair of near-equal
+    windows cannot dominate it as it would a mean of per-pair ratios."""
+    total = max(float(np.sum(d_ab)), 1.0)
+    return hamming(paths, np.asarray(ref)[:, None]).sum(0) / total
+
+
 def data_space_path(a, b, alphas, rng: np.random.Generator) -> np.ndarray:
     """Naive data-space interpolation: a, b (T, S) tokens, alphas (K,) -> (K, T, S); point k
     takes B's token at the first round(alpha_k * d) of the d differing positions (seeded
@@ -60,7 +68,7 @@ def interpolation(
     model: TrainedModel, tokens: np.ndarray, mu: np.ndarray, pairs: int = 100, seed: int = 0
 ) -> dict:
     """tokens (N, T, S) held-out windows with their mu (N, Z) -> {alphas, pairs, latent: {...},
-    data: {...}}, each with hamming_to_start (normalised, mean over pairs) and middle realism."""
+    data: {...}}, each with hamming_to_start / _end (pooled_distance) and middle realism."""
     config = model.config
     rng = np.random.default_rng([seed, 3])
     chosen = choose_pairs(tokens, pairs, rng)  # (P, 2)
@@ -78,11 +86,9 @@ def interpolation(
     data_feats, _ = window_features(config, tokens)
     middle = ALPHAS // 2
     for name, path in (("latent", latent), ("data", data)):  # (P, K, T, S)
-        to_start = hamming(path, a[:, None]) / d_ab[:, None]  # (P, K)
-        to_end = hamming(path, b[:, None]) / d_ab[:, None]
         result[name] = {
-            "hamming_to_start": to_start.mean(0).round(4).tolist(),
-            "hamming_to_end": to_end.mean(0).round(4).tolist(),
+            "hamming_to_start": pooled_distance(path, a, d_ab).round(4).tolist(),  # (K,)
+            "hamming_to_end": pooled_distance(path, b, d_ab).round(4).tolist(),
             "middle": _middle(config, data_feats, path[:, middle]),
         }
     return result

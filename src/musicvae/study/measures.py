@@ -21,7 +21,7 @@ from musicvae.evaluation.features import (
     pitch_range,
     sounding_pitches,
 )
-from musicvae.evaluation.interpolation import hamming
+from musicvae.evaluation.interpolation import hamming, pooled_distance
 from musicvae.evaluation.realism import prior_tokens
 from musicvae.inference.attributes import average_interval, syncopation_8th, syncopation_16th
 from musicvae.inference.latent import interpolation_path
@@ -195,12 +195,14 @@ def latent_paths(model, a, b, alphas_count: int) -> np.ndarray:
 
 
 def path_curves(paths: np.ndarray, a: np.ndarray, b: np.ndarray, log_likelihood=None) -> dict:
-    """paths (P, K, T) between windows a, b (P, T) -> mean over pairs, per alpha, of the
-    Hamming distance to A normalised by d(A, B), and (with `log_likelihood`, a function of
-    (M, T) classes -> (M,) nats) the language-model log-likelihood per step in nats."""
+    """paths (P, K, T) between windows a, b (P, T) -> per alpha, the Hamming distance to A
+    summed over pairs over d(A, B) summed over pairs (a ratio of sums: a pair of near-equal
+    windows cannot dominate it, as it would a mean of ratios), and (with `log_likelihood`, a
+    function of (M, T) classes -> (M,) nats) the mean language-model log-likelihood per step
+    in nats."""
     p, k, t = paths.shape
-    d_ab = np.maximum(_hamming(a, b), 1)[:, None]  # (P, 1)
-    out = {"hamming_to_a": (_hamming(paths, a[:, None]) / d_ab).mean(0).tolist()}
+    d_ab = _hamming(a, b)  # (P,)
+    out = {"hamming_to_a": pooled_distance(paths[..., None], a[..., None], d_ab).tolist()}
     if log_likelihood is not None:
         nats = log_likelihood(paths.reshape(p * k, t)).reshape(p, k) / t  # (P, K)
         out["lm_nats_per_step"] = nats.mean(0).tolist()
