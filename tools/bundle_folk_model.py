@@ -48,6 +48,12 @@ def main() -> int:
     parser.add_argument("--output", help="model folder to write (default: the assets' NAME)")
     parser.add_argument("--eval-output", default="runs/bundle-evaluation")
     parser.add_argument("--samples", type=int, default=1000, help="prior samples per temperature")
+    parser.add_argument(
+        "--vector-windows",
+        type=int,
+        default=VECTOR_WINDOWS,
+        help="training windows the attribute vectors are computed on (a seeded subset)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     model_nn, config = load_model_dir(args.run_dir)
@@ -70,13 +76,15 @@ def main() -> int:
     save_model_dir(model_nn, config, out, extra_card=provenance, dtype=torch.float16)
     shipped = TrainedModel.load(out)  # the fp16 weights as users get them
     tokens = train_set.tokens(np.arange(len(train_set)))
-    vectors, summary = attribute_vectors(shipped, tokens, max_windows=VECTOR_WINDOWS, seed=0)
+    vectors, summary = attribute_vectors(
+        shipped, tokens, max_windows=args.vector_windows, seed=0
+    )
     save_vectors(
         out / VECTORS_FILE,
         vectors,
         {
             "config": config.name,
-            "windows": min(VECTOR_WINDOWS, len(train_set)),
+            "windows": min(args.vector_windows, len(train_set)),
             "summary": summary,
         },
     )
