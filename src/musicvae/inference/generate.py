@@ -156,6 +156,16 @@ def write_sequences(
     return written, missing, skipped
 
 
+def _model_flag(model: TrainedModel) -> str:
+    """` --model X` naming `model` as a command line would (nothing for the default model)."""
+    from musicvae.inference.bundled import BUNDLED_MODEL, bundled_name
+
+    name = bundled_name(model.source)
+    if name == BUNDLED_MODEL or (name is None and model.source is None):
+        return ""
+    return f" --model {name or model.source}"
+
+
 def pick_window(
     model: TrainedModel, path, window: int | None, option: str, other: str = ""
 ) -> np.ndarray:
@@ -173,7 +183,8 @@ def pick_window(
         raise ValueError(
             f"{label}: {count} windows of {model.config.data.slice_bars} bars ({bars}); choose "
             f"one with {option} K{other}; `musicvae windows {label} --config "
-            f"{model.config.name}` lists them, `musicvae reconstruct {label}` writes them all"
+            f"{model.config.name}` lists them, `musicvae reconstruct {label}"
+            f"{_model_flag(model)}` writes them all"
         )
     raise ValueError(f"{label}: {option} {window} is out of range 0..{count - 1} ({bars})")
 
