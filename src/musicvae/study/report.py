@@ -194,6 +194,7 @@ def markdown(results: dict, plots: list[str]) -> str:
         "",
         f"Data: `{facts['input']}`, {facts['windows']['train']} training and "
         f"{facts['windows']['eval']} held-out windows of 16 bars; batch {facts['batch']}"
+        + (", bf16 autocast training" if facts.get("bf16") else ", fp32 training")
         + (" (DEBUG sizes: not a result)" if facts["debug"] else "")
         + ".",
         "",

@@ -282,6 +282,7 @@ def study_facts(options: StudyOptions, data: Path, runs: dict[str, Path]) -> dic
         "windows": manifest["counts"]["windows"],
         "files": manifest["counts"]["files"],
         "batch": options.batch,
+        "bf16": options.bf16,
         "lm_steps": options.lm_steps,
         "debug": options.debug,
         "models": {},
