@@ -33,8 +33,15 @@ def test_demo_page_links_only_to_files_that_exist(tmp_path):
     assert page == tmp_path / "demo" / "index.html"
     links = linked_files(page)
     pngs = [x for x in links if x.endswith(".png")]
-    # 8 samples + 2 inputs and 8 interpolation steps + 2 attributes x 5 amounts
-    assert len(pngs) == 8 + 10 + 10
+    first = [x for x in pngs if not x.startswith("folk-mel_16bar-")]
+    second = [x for x in pngs if x.startswith("folk-mel_16bar-")]
+    # 2 bars: 8 samples + 2 inputs and 8 interpolation steps + 2 attributes x 5 amounts
+    assert len(first) == 8 + 10 + 10
+    # then the bundled 16-bar model: 4 samples + 2 inputs and 5 steps + 2 attributes x 5
+    assert len(second) == 4 + 7 + 10
+    text = page.read_text()
+    assert "folk-mel_16bar (bundled): 4 16-bar melodies sampled" in text
+    assert text.index("folk-mel_2bar (bundled)") < text.index("folk-mel_16bar (bundled)")
     assert all((page.parent / x).exists() for x in links)
     assert "://" not in page.read_text()
     assert not any(x.endswith(".wav") for x in links)
