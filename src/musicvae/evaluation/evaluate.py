@@ -71,6 +71,15 @@ def _load_model(
     return trained, path
 
 
+def _model_label(folder: Path | None) -> str:
+    """How metrics.json names the model: a bundled model's name, else its folder."""
+    from musicvae.inference.bundled import bundled_name
+
+    if folder is None:
+        return "(in memory)"
+    return bundled_name(folder) or str(folder)
+
+
 def _vectors(model: TrainedModel, folder: Path | None, data, windows: EvalWindows, vectors):
     """Attribute vectors: the given file, the model folder's, or computed from the training
     split (else the evaluated windows) -> ({name: (Z,)}, where from)."""
@@ -169,7 +178,7 @@ def _measure(
         }
     metrics = {
         "musicvae_version": __version__,
-        "model": str(folder) if folder is not None else "(in memory)",
+        "model": _model_label(folder),
         "config": config.name,
         "data": windows.source,
         "split": split if is_dataset(data) else "all windows of the MIDI files",
