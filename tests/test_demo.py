@@ -9,7 +9,8 @@ import sys
 
 from musicvae.cli import main
 from musicvae.demo import run_demo
-from musicvae.inference.bundled import bundled_model_dir, bundled_tunes, bundled_vectors
+from musicvae.inference.attributes import vectors_beside
+from musicvae.inference.bundled import bundled_model_dir, bundled_tunes
 from musicvae.inference.trained_model import TrainedModel
 
 
@@ -20,7 +21,7 @@ def linked_files(page) -> list[str]:
 def test_bundled_assets_load():
     model = TrainedModel.load(bundled_model_dir())
     assert model.config.name == "cat-mel_2bar_small"
-    assert set(model.load_attribute_vectors(bundled_vectors())) >= {
+    assert set(model.load_attribute_vectors(vectors_beside(bundled_model_dir()))) >= {
         "note_density",
         "syncopation_16th",
     }

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicvae.inference.attributes import VECTORS_FILE
+from musicvae.inference.attributes import vectors_beside
 from musicvae.inference.bundled import (
     BUNDLED_16BAR,
     bundled_name,
@@ -63,7 +63,8 @@ def run_demo(
     start = time.perf_counter()
     models = [(TrainedModel.load(model_location(model_path), device), samples, steps)]
     if model_path is None and BUNDLED_16BAR in bundled_names():
-        models.append((TrainedModel.bundled(device, name=BUNDLED_16BAR), SECOND_SAMPLES, SECOND_STEPS))
+        second = TrainedModel.bundled(device, name=BUNDLED_16BAR)
+        models.append((second, SECOND_SAMPLES, SECOND_STEPS))
     with output_folder(output, overwrite=overwrite, command="demo") as folder:
         out = folder.resolve()  # page links are relative to this folder
         has_audio, audio_note = audio_available()
@@ -71,7 +72,7 @@ def run_demo(
         # [(section, [(stem, sequence, card title)])], each model's stems under its own prefix
         plan = []
         for k, (model, n, s) in enumerate(models):
-            prefix = "" if k == 0 else f"{model_name(model).split(' ')[0]}-"
+            prefix = "" if k == 0 else f"{short_name(model)}-"
             heading = "" if len(models) == 1 else f"{model_name(model)}: "
             plan += _sections(model, n, s, seed, prefix, heading)
         kind = models[0][0].config.data.kind  # a second model is a melody model, as the first
@@ -82,48 +83,53 @@ def run_demo(
         for section, items in plan:
             cards = [{"title": title, **by_stem[stem]} for stem, _, title in items]
             sections.append({**section, "items": cards})
-        names = [model_name(m) for m, _, _ in models]
-        note = "" if audio else audio_note
+            note = "" if audio else audio_note
         page = write_page(
             out,
             [s for s in sections if s["items"] or s.get("text")],
-            title="musicvae demo: " + " and ".join(n.split(" ")[0] for n in names),
+            title="musicvae demo: " + " and ".join(short_name(m) for m, _, _ in models),
             note=note,
             subtitle=" ".join(
-                f"Model {name}: {m.config.name}, {m.config.data.kind}, "
+                f"Model {model_name(m)}: {m.config.name}, {m.config.data.kind}, "
                 f"{m.config.data.slice_bars} bars, z {m.z_size}."
-                for name, (m, _, _) in zip(names, models, strict=True)
+                for m, _, _ in models
             ),
         )
         log.info("demo written in %.1f s", time.perf_counter() - start)
         return page
 
 
-def model_name(model: TrainedModel) -> str:
-    """How the page names a model: a bundled model's name, or its folder's name."""
+def short_name(model: TrainedModel) -> str:
+    """A bundled model's name, or its folder's name."""
     bundled = bundled_name(model.source)
     if bundled is not None:
-        return f"{bundled} (bundled)"
+        return bundled
     return Path(os.fspath(model.source or model.config.name)).resolve().name
+
+
+def model_name(model: TrainedModel) -> str:
+    """How the page names a model: short_name, marked "(bundled)" for a bundled model."""
+    bundled = bundled_name(model.source) is not None
+    return f"{short_name(model)} (bundled)" if bundled else short_name(model)
 
 
 def _sections(model: TrainedModel, samples: int, steps: int, seed: int, prefix="", heading=""):
     """One model's sections; stems start with `prefix`, titles with `heading`."""
     kind = model.config.data.kind
     what = {"melody": "melodies", "drums": "drum patterns", "trio": "trios"}[kind]
-    wide = model.config.data.slice_bars > 4  # long piano rolls get wider cards
+    bars = model.config.data.slice_bars
+    wide = bars > 4  # long piano rolls get wider cards
     plan = []
     temperature = model.sampling_temperature("card")  # the card's recommended one, else 0.5
     shown = "argmax" if temperature is None else f"temperature {temperature:g}"
     sampled = model.sample(samples, temperature=temperature, seed=seed)
-    bars = model.config.data.slice_bars
+    title = f"{heading}{samples} {bars}-bar {what} sampled from the prior ({shown})"
     plan.append(
         (
-            {"title": f"{heading}{samples} {bars}-bar {what} sampled from the prior ({shown})",
-             "wide": wide},
+            {"title": title, "wide": wide},
             [(f"{prefix}sample-{i + 1}", s, f"sample {i + 1}") for i, s in enumerate(sampled)],
         )
-    )  # fmt: skip
+    )
     ends = _tune_windows(model) if kind == "melody" else None
     if ends is not None:
         a, b, names = ends
@@ -198,7 +204,7 @@ def _attribute_sections(model: TrainedModel, tune, prefix="", heading="", wide=F
 def _vectors(model: TrainedModel) -> dict[str, np.ndarray] | str:
     """The model's attribute vectors (beside its weights, else computed on the bundled tunes'
     windows), or why there are none."""
-    found = folder_vectors(model.source)
+    found = vectors_beside(model.source)
     if found is not None:
         return model.load_attribute_vectors(found)
     from musicvae.inference.attributes import attribute_vectors
@@ -215,15 +221,6 @@ def _vectors(model: TrainedModel) -> dict[str, np.ndarray] | str:
     vectors, _ = attribute_vectors(model, np.concatenate(windows), list(DEMO_ATTRIBUTES))
     log.info("attribute vectors computed on %d windows of the bundled tunes", count)
     return vectors
-
-
-def folder_vectors(model_path: str | Path | None) -> Path | None:
-    """The attribute vectors beside a model folder's weights, if it has them."""
-    if model_path is None:
-        return None
-    candidate = Path(model_path) / VECTORS_FILE
-    return candidate if candidate.exists() else None
-
 
 
 __all__ = ["run_demo"]

@@ -26,7 +26,6 @@ from musicvae.evaluation.realism import (
 from musicvae.evaluation.reconstruction import reconstruction
 from musicvae.evaluation.report import markdown
 from musicvae.evaluation.windows import EvaluationError, EvalWindows, is_dataset, load_windows
-from musicvae.inference.attributes import VECTORS_FILE
 from musicvae.inference.trained_model import TrainedModel
 from musicvae.outputs import output_folder
 
@@ -83,12 +82,13 @@ def _model_label(folder: Path | None) -> str:
 def _vectors(model: TrainedModel, folder: Path | None, data, windows: EvalWindows, vectors):
     """Attribute vectors: the given file, the model folder's, or computed from the training
     split (else the evaluated windows) -> ({name: (Z,)}, where from)."""
-    from musicvae.inference.attributes import attribute_vectors, load_vectors
+    from musicvae.inference.attributes import attribute_vectors, load_vectors, vectors_beside
 
     if vectors is not None:
         return load_vectors(vectors)[0], str(vectors)
-    if folder is not None and folder.is_dir() and (folder / VECTORS_FILE).is_file():
-        return load_vectors(folder / VECTORS_FILE)[0], str(folder / VECTORS_FILE)
+    beside = vectors_beside(folder)
+    if beside is not None:
+        return load_vectors(beside)[0], str(beside)
     source = windows  # MIDI files, or a dataset without a train split
     if is_dataset(data):
         try:

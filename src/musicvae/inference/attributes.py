@@ -238,6 +238,15 @@ def attribute_sweep(
     return sequences, measure(events)
 
 
+def vectors_beside(folder: str | Path | None) -> Path | None:
+    """The attribute vectors (VECTORS_FILE) beside a model folder's weights, or None when the
+    folder has none (or `folder` is None or not a folder)."""
+    if folder is None:
+        return None
+    candidate = Path(folder) / VECTORS_FILE
+    return candidate if candidate.is_file() else None
+
+
 def save_vectors(path: str | Path, vectors: dict[str, np.ndarray], info: dict) -> Path:
     """vectors.npz: one (Z,) array per attribute + `info` (JSON text: model, summaries)."""
     path = Path(path)

@@ -57,9 +57,7 @@ def bundled_name(path: str | os.PathLike | None) -> str | None:
 
 def bundled_names() -> list[str]:
     """The bundled models this installation holds (weights present), in BUNDLED_MODELS order."""
-    from musicvae.inference.model_dir import WEIGHTS
-
-    return [n for n in BUNDLED_MODELS if (ASSETS / "models" / n / WEIGHTS).is_file()]
+    return [p.name for p in bundled_model_dirs() if p.name in BUNDLED_MODELS]
 
 
 def bundled_model_dirs() -> list[Path]:
@@ -73,14 +71,6 @@ def bundled_model_dirs() -> list[Path]:
     found = [p for p in root.iterdir() if (p / WEIGHTS).is_file()]
     rank = {name: k for k, name in enumerate(BUNDLED_MODELS)}
     return sorted(found, key=lambda p: (rank.get(p.name, len(rank)), p.name))
-
-
-def bundled_vectors(name: str = BUNDLED_MODEL) -> Path:
-    """Attribute vectors computed for a bundled model (default: the 2-bar one)."""
-    from musicvae.inference.attributes import VECTORS_FILE
-
-    bundled_model_dir(name)  # an unknown name fails here, naming the bundled ones
-    return _asset("models", name, VECTORS_FILE)
 
 
 def bundled_tunes() -> tuple[Path, Path]:

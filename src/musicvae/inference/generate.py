@@ -524,15 +524,14 @@ def apply_attribute(
         raise ValueError(f"unknown attribute {attribute!r}; valid: {', '.join(ATTRIBUTES)}")
     trained = load_model(model, device, any_program)
     if vectors is None:
-        from musicvae.inference.attributes import VECTORS_FILE
+        from musicvae.inference.attributes import VECTORS_FILE, vectors_beside
 
-        beside = Path(trained.source or "") / VECTORS_FILE
-        if trained.source is None or not beside.is_file():
+        vectors = vectors_beside(trained.source)
+        if vectors is None:
             raise ValueError(
                 f"{trained.source or 'this model'} has no {VECTORS_FILE}: pass --vectors "
                 "(make them with `musicvae attributes compute`)"
             )
-        vectors = beside
     trained.load_attribute_vectors(vectors)
     (source_seq,) = _inputs.read_paths([input])
     label = _inputs.label_of(input, 0)

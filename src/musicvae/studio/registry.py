@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from musicvae.inference.attributes import VECTORS_FILE
+from musicvae.inference.attributes import vectors_beside
 from musicvae.inference.bundled import bundled_model_dirs
 from musicvae.inference.model_dir import read_card
 from musicvae.inference.trained_model import TrainedModel
@@ -93,8 +93,9 @@ class ModelRegistry:
         path = Path(path).expanduser().resolve()
         model = TrainedModel.load(path, device=self.device)
         folder = path if path.is_dir() else path.parent
-        if model.config.data.kind == "melody" and (folder / VECTORS_FILE).is_file():
-            model.load_attribute_vectors(folder / VECTORS_FILE)
+        vectors = vectors_beside(folder)
+        if model.config.data.kind == "melody" and vectors is not None:
+            model.load_attribute_vectors(vectors)
         entry = ModelEntry(self._new_id(path), path, source, model, read_card(folder))
         self._entries[entry.id] = entry
         log.info("studio: model %s (%s) from %s", entry.id, model.config.name, path)
