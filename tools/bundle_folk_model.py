@@ -76,9 +76,7 @@ def main() -> int:
     save_model_dir(model_nn, config, out, extra_card=provenance, dtype=torch.float16)
     shipped = TrainedModel.load(out)  # the fp16 weights as users get them
     tokens = train_set.tokens(np.arange(len(train_set)))
-    vectors, summary = attribute_vectors(
-        shipped, tokens, max_windows=args.vector_windows, seed=0
-    )
+    vectors, summary = attribute_vectors(shipped, tokens, max_windows=args.vector_windows, seed=0)
     save_vectors(
         out / VECTORS_FILE,
         vectors,

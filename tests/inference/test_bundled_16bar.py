@@ -42,7 +42,8 @@ def test_names_resolve_to_the_bundled_folders_unless_a_path_of_that_name_exists(
     monkeypatch.chdir(tmp_path)
     (tmp_path / BUNDLED_16BAR).mkdir()  # a user's own folder of the same name wins
     assert model_location(BUNDLED_16BAR) == tmp_path.joinpath(BUNDLED_16BAR).relative_to(tmp_path)
-    with pytest.raises(ValueError, match="no bundled model 'folk-mel_4bar'; bundled: folk-mel_2bar"):
+    unknown = "no bundled model 'folk-mel_4bar'; bundled: folk-mel_2bar"
+    with pytest.raises(ValueError, match=unknown):
         bundled_model_dir("folk-mel_4bar")
 
 
@@ -97,7 +98,8 @@ def test_interpolate_command_between_16_bar_windows_of_the_bundled_tunes(tmp_pat
     assert main(argv + ["--output", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "windows of 16 bars" in err and f"--model {BUNDLED_16BAR}` writes them all" in err
-    assert main(argv + ["--start-window", "0", "--end-window", "0", "--output", str(tmp_path / "i")]) == 0
+    windows = ["--start-window", "0", "--end-window", "0"]
+    assert main(argv + windows + ["--output", str(tmp_path / "i")]) == 0
     files = sorted((tmp_path / "i").glob("*.mid"))
     assert len(files) == 3
     seq = read_midi(files[1])

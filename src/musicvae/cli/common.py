@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
 # musicvae.inference.bundled.BUNDLED_MODELS, named here so that --help imports no torch (a test
 # keeps the two equal); the first is every command's default model.
 BUNDLED_MODEL_NAMES = ("folk-mel_2bar", "folk-mel_16bar")

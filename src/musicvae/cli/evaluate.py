@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+
 from musicvae.cli.common import MODEL_HELP, Command, add_any_program
 
 
