@@ -378,3 +378,57 @@ def test_signal_handlers_are_restored_after_training(dataset, tmp_path):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=1, **QUICK))
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+# ------------------------------------------------------------------ --init-from (fine-tuning)
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(dataset, tmp_path):
+    import dataclasses
+
+    train(CONFIG, dataset, tmp_path / "a", TrainOptions(steps=4, **QUICK))
+    source = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    # Other (non-architecture) hparams are what a fine-tune changes; a learning rate of 0 keeps
+    # the weights, so the new run's checkpoint must hold exactly the source's weights.
+    frozen = CONFIG.hparams.override(max_beta=0.05, learning_rate=0.0, min_learning_rate=0.0)
+    tuned = dataclasses.replace(CONFIG, hparams=frozen)
+    train(
+        tuned,
+        dataset,
+        tmp_path / "b",
+        TrainOptions(steps=2, init_from=str(tmp_path / "a"), **QUICK),
+    )
+    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2  # a new run: its own steps, not the source's
+    assert state["init_from"] == {"source": str(tmp_path / "a"), "step": 4}
+    assert state["model"].keys() == source["model"].keys()
+    for name, weight in source["model"].items():
+        assert torch.equal(state["model"][name], weight), name
+    # Adam starts afresh: its step count is the new run's.
+    assert all(int(s["step"]) == 2 for s in state["optimizer"]["state"].values())
+    assert [step for step, _ in losses(tmp_path / "b")] == [2]
+
+
+def test_init_from_refuses_other_architectures_resume_and_missing_runs(dataset, tmp_path):
+    import dataclasses
+
+    train(CONFIG, dataset, tmp_path / "a", TrainOptions(steps=2, **QUICK))
+    wider = dataclasses.replace(CONFIG, hparams=CONFIG.hparams.override(z_size=4))
+    with pytest.raises(TrainingError, match="--init-from: .* do not fit"):
+        train(
+            wider,
+            dataset,
+            tmp_path / "b",
+            TrainOptions(steps=2, init_from=str(tmp_path / "a"), **QUICK),
+        )
+    with pytest.raises(TrainingError, match="use one of them"):
+        options = TrainOptions(steps=2, resume=True, init_from=str(tmp_path / "a"), **QUICK)
+        train(CONFIG, dataset, tmp_path / "a", options)
+    with pytest.raises(TrainingError, match="--init-from: no run folder or checkpoint at"):
+        train(
+            CONFIG,
+            dataset,
+            tmp_path / "c",
+            TrainOptions(steps=2, init_from=str(tmp_path / "x"), **QUICK),
+        )
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

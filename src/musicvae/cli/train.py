@@ -26,6 +26,13 @@ def add_train(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or gpu")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    p.add_argument(
+        "--init-from",
+        metavar="RUN",
+        help="start a new run from the weights of another run (its folder or checkpoint.pt): "
+        "same architecture, fresh optimizer and schedules; for fine-tuning with other "
+        "--hparams such as max_beta or free_bits",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and batches")
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     p.add_argument("--eval-every", type=int, default=500, help="steps between evaluations")
@@ -59,6 +66,7 @@ def run_train(args) -> int:
         device=args.device,
         seed=args.seed,
         resume=args.resume,
+        init_from=args.init_from,
         log_every=args.log_every,
         eval_every=args.eval_every,
         eval_batches=args.eval_batches,

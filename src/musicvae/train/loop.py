@@ -48,6 +48,7 @@ class TrainOptions:
     checkpoint_minutes: float = 10.0  # also save when this long has passed (0: never)
     bf16: bool = False
     progress: bool = True
+    init_from: str | None = None  # a run folder or checkpoint.pt: its weights start this run
 
 
 def check_options(options: TrainOptions) -> None:
@@ -90,6 +91,11 @@ def check_run_options(options: TrainOptions, device: torch.device, run_dir: Path
         where = "this CPU" if device.type == "cpu" else f"device {device}"
         raise TrainingError(
             f"--bf16 was asked for, but {where} has no native bfloat16 support; drop --bf16"
+        )
+    if options.resume and options.init_from:
+        raise TrainingError(
+            "--init-from starts a new run from another run's weights; --resume continues "
+            "this one: use one of them"
         )
     if options.resume and not (run_dir / CHECKPOINT).exists():
         what = "does not exist" if not run_dir.exists() else f"holds no {CHECKPOINT}"
@@ -266,6 +272,33 @@ class MetricsLog:
             self.tb.close()
 
 
+def initial_weights(source: str | Path, config: Config, model: MusicVAE) -> int:
+    """Loads the weights of another run (its folder or checkpoint.pt) into `model`; the
+    optimizer, schedules and step start afresh. Returns the source's step.
+
+    The source must hold the same architecture; other hparams (KL weight, free bits, learning
+    rate, sampling schedule) may differ: that is what a fine-tune changes.
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise TrainingError(f"--init-from: no run folder or checkpoint at {source}")
+    state = load_checkpoint(path)  # CheckpointError names an unreadable file
+    if "model" not in state or "config" not in state:
+        raise TrainingError(f"--init-from: {path} is not a musicvae training checkpoint")
+    saved = Config.from_dict(state["config"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[-1].strip() if str(e).strip() else ""
+        raise TrainingError(
+            f"--init-from: {path} holds a {saved.name} model whose weights do not fit "
+            f"{config.name} with these --hparams ({first})"
+        ) from None
+    return int(state.get("step", 0))
+
+
 def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
     path = run_dir / CHECKPOINT
     if not path.exists():
@@ -333,6 +366,13 @@ def _train(
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["step"])
         log.info("resumed %s at step %d", run_dir, start)
+        init_from = state.get("init_from")
+    elif options.init_from:
+        source_step = initial_weights(options.init_from, config, model)
+        init_from = {"source": str(options.init_from), "step": source_step}
+        log.info("starting from the weights of %s (step %d)", options.init_from, source_step)
+    else:
+        init_from = None
     if d.main:
         from musicvae.outputs import check_writable
 
@@ -363,6 +403,7 @@ def _train(
                 "seed": options.seed,
                 "data": str(data_dir),
                 "torch_version": torch.__version__,
+                "init_from": init_from,
             },
         )
 
