@@ -1,6 +1,7 @@
 """Writing files so that a reader never sees half of one: a temp file beside it, then a rename.
 
-Used for dataset shards and manifests, training checkpoints, model folders and the folk cache.
+Used for dataset shards and manifests, training checkpoints, model folders and the folk cache;
+and where the user's cache folder is (cache_root).
 """
 
 from __future__ import annotations
@@ -46,3 +47,12 @@ def save_npy(path: Path, array) -> None:
 
     with open(path, "wb") as f:
         np.save(f, array)
+
+
+def cache_root() -> Path:
+    """The user's cache folder: $MUSICVAE_CACHE, else $XDG_CACHE_HOME/musicvae, else ~/.cache."""
+    if os.environ.get("MUSICVAE_CACHE"):
+        return Path(os.environ["MUSICVAE_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "musicvae"
+    return Path.home() / ".cache" / "musicvae"

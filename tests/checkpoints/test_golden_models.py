@@ -24,6 +24,7 @@ from musicvae.checkpoints.magenta import (
 from musicvae.checkpoints.tf_checkpoint import read_tf_checkpoint
 from musicvae.configs import CONFIG_MAP, Config, get_config
 from musicvae.errors import CheckpointError
+from musicvae.models import native_decode
 from musicvae.models.losses import kl_to_standard_normal, reconstruction
 from tests.checkpoints import read_vars_file, section
 from tests.conftest import shared_path
@@ -47,6 +48,19 @@ def _load(name: str):
 def golden_model(name: str):
     shared_path("magenta-golden", "checkpoints", name)  # skip (not cached) when absent
     return _load(name)
+
+
+def greedy(model, mu: torch.Tensor, steps: int, path: str):
+    """Argmax decode of mu (N, Z) on one decoding path: "torch" (the exact torch loop) or
+    "native" (the C loop of native_decode, in batches it takes; skipped without a compiler)."""
+    with torch.no_grad():
+        if path == "torch":
+            with native_decode.exact_decoding():
+                return model.decoder.sample(mu, steps, temperature=None)
+        if native_decode.library() is None:
+            pytest.skip("the native decode loop could not be built here (no C compiler?)")
+        parts = [model.decoder.sample(m, steps, None) for m in mu.split(native_decode.MAX_BATCH)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 def _max(a: torch.Tensor) -> float:
@@ -84,14 +98,14 @@ def test_teacher_forced_logits_and_losses(name):
     assert rel_r < RTOL_LOSS and rel_kl < RTOL_LOSS
 
 
+@pytest.mark.parametrize("path", ["torch", "native"])
 @pytest.mark.parametrize("name", [n for n in NAMES if "trio" not in n])
-def test_greedy_decoding(name):
+def test_greedy_decoding(name, path):
     """Argmax decoding follows Magenta's path up to and including the first step where
     Magenta's temperature-1e-5 sample left the argmax of its own logits."""
     model, g = golden_model(name)
     steps = g["outputs"].shape[1]
-    with torch.no_grad():
-        samples, logits = model.decoder.sample(g["mu"], steps, temperature=None)
+    samples, logits = greedy(model, g["mu"], steps, path)
     ours = samples.argmax(-1)  # (N, T)
     best = g["greedy_logits"].argmax(-1)  # (N, T)
     theirs = g["greedy_samples"].argmax(-1)
@@ -114,14 +128,14 @@ def test_greedy_decoding(name):
     assert worst < ATOL
 
 
-def test_trio_samples():
+@pytest.mark.parametrize("path", ["torch", "native"])
+def test_trio_samples(path):
     """No golden logits for trio: our argmax samples equal Magenta's per stream up to the first
     difference, and every first difference sits at a near-tie of our own logits (where
     Magenta's temperature-1e-5 sampling can take the second-best token)."""
     model, g = golden_model("hierdec_trio16_tiny")
     steps = g["outputs"].shape[1]
-    with torch.no_grad():
-        samples, logits = model.decoder.sample(g["mu"], steps, temperature=None)
+    samples, logits = greedy(model, g["mu"], steps, path)
     report, identical = [], 0
     depths = model.depths
     splits = zip(

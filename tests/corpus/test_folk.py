@@ -17,6 +17,7 @@ import sys
 import mido
 import pytest
 
+from musicvae import files
 from musicvae.corpus import abc, folk
 from musicvae.corpus.abc import AbcError, abc_to_sequence, split_tunes
 from musicvae.music.midi_io import midi_bytes
@@ -44,9 +45,9 @@ def test_paths_are_not_folk_specs(text):
 def test_cache_root_precedence(monkeypatch, tmp_path):
     monkeypatch.delenv("MUSICVAE_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert folk.cache_root() == tmp_path / "xdg" / "musicvae"
+    assert files.cache_root() == tmp_path / "xdg" / "musicvae"
     monkeypatch.setenv("MUSICVAE_CACHE", str(tmp_path / "mine"))
-    assert folk.cache_root() == tmp_path / "mine"
+    assert files.cache_root() == tmp_path / "mine"
     assert folk.folk_cache_dir() == tmp_path / "mine" / "folk" / folk.CACHE_VERSION
     assert folk.folk_cache_dir(tmp_path, rebar_2_4=True) != folk.folk_cache_dir(tmp_path)
 

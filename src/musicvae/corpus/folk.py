@@ -31,7 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from musicvae.corpus.abc import AbcError, abc_to_sequence, one_line, split_tunes
-from musicvae.files import atomic_write_bytes
+from musicvae.files import atomic_write_bytes, cache_root
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +105,6 @@ def parse_folk_spec(text: str) -> int | None:
             "(the first N tunes of a fixed order, N >= 1)"
         )
     return int(match.group(1))
-
-
-def cache_root() -> Path:
-    """The user's cache folder: $MUSICVAE_CACHE, else $XDG_CACHE_HOME/musicvae, else ~/.cache."""
-    if os.environ.get("MUSICVAE_CACHE"):
-        return Path(os.environ["MUSICVAE_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "musicvae"
-    return Path.home() / ".cache" / "musicvae"
 
 
 def folk_cache_dir(cache_dir: Path | None = None, *, rebar_2_4: bool = False) -> Path:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from musicvae.models import native_decode
 from musicvae.models.lstm import LSTMStack, dense
 
 
@@ -33,6 +34,29 @@ def _sample_stream(
         probs = F.softmax(logits.float() / temperature, dim=-1)
         index = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
     return torch.zeros_like(logits).scatter_(-1, index, 1.0)
+
+
+def sample_by_uniform(
+    logits: torch.Tensor,
+    depths: tuple[int, ...],
+    temperature: float | None,
+    uniforms: torch.Tensor | None,
+) -> torch.Tensor:
+    """(B, D) logits -> (B, D) one-hot per stream: argmax when temperature is None or 0, else
+    the token where the cumulative softmax(logits / T) first exceeds that stream's uniform
+    (uniforms (B, S) in [0, 1)): an exact draw from the softmax, as torch.multinomial makes, but
+    from uniforms drawn in advance, so the C decode loop (native_decode) picks the same tokens.
+    """
+    parts = []
+    for k, part in enumerate(logits.split(depths, dim=-1)):  # (B, d) each
+        if not temperature:
+            index = part.argmax(-1, keepdim=True)  # (B, 1)
+        else:
+            cdf = torch.cumsum(F.softmax(part.float() / temperature, dim=-1), -1)  # (B, d)
+            target = uniforms[:, k : k + 1].to(cdf.dtype) * cdf[:, -1:]  # (B, 1)
+            index = torch.searchsorted(cdf, target, right=True).clamp_(max=part.shape[-1] - 1)
+        parts.append(torch.zeros_like(part).scatter_(-1, index, 1.0))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
 class CoreDecoder(nn.Module):
@@ -114,16 +138,29 @@ class CoreDecoder(nn.Module):
         start: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Free-running decode: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D)."""
+        """Free-running decode: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D).
+
+        Sampling at a temperature draws all uniforms first, (B, T, streams) from `generator`,
+        and picks each token by inverse CDF (sample_by_uniform); small fp32 batches run the
+        whole loop in C (native_decode) with the same uniforms, other cases this torch loop.
+        """
+        uniforms = None
+        if temperature:
+            uniforms = torch.rand(
+                e.shape[0], length, len(self.depths), device=e.device, generator=generator
+            )  # (B, T, S)
+        if native_decode.usable(e):
+            return native_decode.decode(self, e, length, temperature, start, uniforms)
         state = self.initial_state(e)
         const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
         weights = self.cell.step_weights(const, self.output_depth)
         x = start if start is not None else e.new_zeros(e.shape[0], self.output_depth)
         samples, logits = [], []
-        for _ in range(length):
+        for t in range(length):
             out, state = self.cell.step(x, state, weights)
             step_logits = self.projection(out)  # (B, D)
-            x = sample_one_hot(step_logits, self.depths, temperature, generator)
+            u = None if uniforms is None else uniforms[:, t]
+            x = sample_by_uniform(step_logits, self.depths, temperature, u)
             samples.append(x)
             logits.append(step_logits)
         return torch.stack(samples, 1), torch.stack(logits, 1)

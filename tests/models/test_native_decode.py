@@ -1,0 +1,140 @@
+"""The C decode loop (models/native_decode.py, native/decode.c) against the torch loop it
+replaces for small fp32 batches, hand-computed inverse-CDF draws, and the fallbacks.
+
+Magenta's own decodes (tests/checkpoints/test_golden_models.py) run on both paths too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from musicvae.builders import build_model
+from musicvae.configs import get_config
+from musicvae.models import native_decode
+from musicvae.models.decoders import sample_by_uniform
+
+needs_native = pytest.mark.skipif(
+    native_decode.library() is None,
+    reason="the native decode loop could not be built here (no C compiler?)",
+)
+
+
+def test_sample_by_uniform_hand_computed():
+    # probabilities 0.25 / 0.75 at T = 1; at T = 0.5 they become 1/10 / 9/10.
+    logits = torch.tensor([[0.0, math.log(3.0)]] * 4)
+    u = torch.tensor([[0.2], [0.26], [0.5], [0.9999]])
+    assert sample_by_uniform(logits, (2,), 1.0, u).argmax(-1).tolist() == [0, 1, 1, 1]
+    assert sample_by_uniform(logits, (2,), 0.5, u).argmax(-1).tolist() == [1, 1, 1, 1]
+    u = torch.tensor([[0.05], [0.09], [0.11], [0.0]])
+    assert sample_by_uniform(logits, (2,), 0.5, u).argmax(-1).tolist() == [0, 0, 1, 0]
+    assert sample_by_uniform(logits, (2,), None, None).argmax(-1).tolist() == [1, 1, 1, 1]
+    # Two streams (trio-like): each picks from its own slice with its own uniform.
+    two = torch.tensor([[5.0, 0.0, 0.0, 0.0, 0.0, 9.0]])
+    out = sample_by_uniform(two, (2, 4), 1.0, torch.tensor([[0.5, 0.999]]))
+    assert out.tolist() == [[1.0, 0.0, 0.0, 0.0, 0.0, 1.0]]
+
+
+def test_sample_by_uniform_draws_follow_the_softmax():
+    logits = torch.tensor([[1.0, 0.0, -1.0, 2.0]]).expand(20000, -1)
+    u = torch.rand(20000, 1, generator=torch.Generator().manual_seed(0))
+    counts = sample_by_uniform(logits, (4,), 0.8, u).sum(0) / 20000
+    expected = torch.softmax(torch.tensor([1.0, 0.0, -1.0, 2.0]) / 0.8, 0)
+    assert torch.allclose(counts, expected, atol=0.01)  # 4 binomial sigma ~ 0.014 at p = 0.5
+
+
+def _both_paths(model, z, length, temperature, seed=7):
+    with torch.no_grad():
+        native = model.decoder.sample(z, length, temperature, _gen(seed))
+        with native_decode.exact_decoding():
+            exact = model.decoder.sample(z, length, temperature, _gen(seed))
+    return native, exact
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "name", ["debug-cat-mel_2bar", "debug-flat-trio_16bar", "debug-hierdec-trio_16bar"]
+)
+@pytest.mark.parametrize("temperature", [None, 1.0, 0.5])
+def test_native_loop_equals_the_torch_loop(name, temperature):
+    config = get_config(name)
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    for p in model.parameters():  # debug weights are tiny: give the logits real spread
+        p.data.mul_(3.0)
+    z = torch.randn(native_decode.MAX_BATCH, config.hparams.z_size)
+    length = config.hparams.max_seq_len
+    (s1, l1), (s2, l2) = _both_paths(model, z, length, temperature)
+    assert s1.sum(-1).eq(len(model.depths)).all()  # one token per stream and step
+    uniforms = torch.rand(z.shape[0], length, len(model.depths), generator=_gen(7))
+    near = 0
+    for i in range(len(z)):
+        # The paths agree up to the first differing step, which may only be a draw whose
+        # uniform sits on a CDF boundary to within fp32 summation order (or an argmax tie).
+        diff = (s1[i] != s2[i]).any(-1).nonzero()
+        end = int(diff[0]) if len(diff) else length
+        assert torch.allclose(l1[i, :end], l2[i, :end], atol=1e-4), float(
+            (l1[i, :end] - l2[i, :end]).abs().max()
+        )
+        if end < length:
+            near += 1
+            assert _boundary_gap(l2[i, end], model.depths, temperature, uniforms[i, end]) < 1e-5
+    assert near <= 1, f"{near} sequences left the torch path"
+    if temperature == 1.0:  # another seed, other samples
+        assert not torch.equal(s1, _both_paths(model, z, length, 1.0, 8)[0][0])
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _boundary_gap(logits, depths, temperature, uniforms) -> float:
+    """Smallest distance between a stream's target u * total and its CDF's steps (argmax:
+    the top-2 logit gap)."""
+    gaps = []
+    for k, part in enumerate(logits.split(depths)):
+        if not temperature:
+            top2 = part.topk(2).values
+            gaps.append(float(top2[0] - top2[1]))
+            continue
+        cdf = torch.cumsum(torch.softmax(part / temperature, 0), 0)
+        gaps.append(float((cdf - uniforms[k] * cdf[-1]).abs().min()))
+    return min(gaps)
+
+
+@needs_native
+def test_native_loop_is_used_only_where_it_applies():
+    z = torch.zeros(2, 4)
+    with torch.no_grad():
+        assert native_decode.usable(z)
+        assert not native_decode.usable(torch.zeros(native_decode.MAX_BATCH + 1, 4))
+        assert not native_decode.usable(z.double())
+        with native_decode.exact_decoding():
+            assert not native_decode.usable(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not native_decode.usable(z)
+    assert not native_decode.usable(z)  # gradients on: training keeps the torch loop
+
+
+def test_builds_into_the_cache_folder_and_falls_back_without_a_compiler(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICVAE_CACHE", str(tmp_path))
+    monkeypatch.setattr(native_decode.shutil, "which", lambda name: None)
+    assert native_decode._build() is None  # no compiler: the torch path, no error
+    monkeypatch.setenv("MUSICVAE_NATIVE", "0")
+    monkeypatch.undo()
+    monkeypatch.setenv("MUSICVAE_CACHE", str(tmp_path))
+    monkeypatch.setenv("MUSICVAE_NATIVE", "0")
+    assert native_decode._build() is None  # switched off
+    monkeypatch.delenv("MUSICVAE_NATIVE")
+    if native_decode._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    lib = native_decode._build()
+    assert lib is not None
+    assert [p.name for p in (tmp_path / "native").iterdir()] == [
+        native_decode._library_path(
+            (native_decode.resources.files("musicvae.models") / "native" / "decode.c").read_bytes(),
+            native_decode._compiler(),
+        ).name
+    ]
