@@ -2,11 +2,13 @@
 bench_generate.py (model loaded, batch 64, one 2-bar window each).
 
 Usage: python benchmarks/bench_generate.py [--model MODEL_DIR] [--tensors NPZ] [--n 64]
-    [--precision fp32,bf16] [--threads 1] [--repeats 7] [--json PATH]
+    [--precision fp32,fp32-torch,bf16] [--threads 1] [--repeats 7] [--json PATH]
 
 sample (temperature 1, NoteSequences out), encode_tensors, encode (NoteSequences in),
 decode_to_tensors and decode (temperature 1, Magenta's default), interpolate (n steps,
-temperature 1), plus `sample 1`. Precisions are interleaved per repetition; medians of
+temperature 1), plus `sample 1`. `fp32-torch` is fp32 with the decode loop kept on the torch
+path (native_decode.exact_decoding), to show what the C loop gives for small batches.
+Precisions are interleaved per repetition; medians of
 wall and process CPU time are reported (CPU time is the steadier measure on a loaded machine).
 Defaults: the bundled folk model (cat-mel_2bar_small sizes) and its two tunes' windows.
 """
@@ -14,6 +16,7 @@ Defaults: the bundled folk model (cat-mel_2bar_small sizes) and its two tunes' w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -25,6 +28,7 @@ from musicvae.data.converters import build_converter
 from musicvae.inference.bundled import bundled_model_dir, bundled_tunes
 from musicvae.inference.trained_model import TrainedModel
 from musicvae.models.cpu_features import describe
+from musicvae.models.native_decode import exact_decoding
 
 
 def load_windows(model: TrainedModel, npz: str | None):
@@ -65,9 +69,19 @@ def operations(model: TrainedModel, windows, n: int) -> dict:
     }
 
 
+def context(precision: str):
+    """The block a precision's operations run in: fp32-torch keeps decoding on the torch loop."""
+    return exact_decoding() if precision == "fp32-torch" else contextlib.nullcontext()
+
+
 def measure(models: dict[str, TrainedModel], windows, n: int, repeats: int) -> dict:
     """{operation: {precision: {"wall_s", "cpu_s"}}} medians, precisions interleaved."""
-    ops = {p: operations(m, windows, n) for p, m in models.items()}
+    ops = {}
+    for p, m in models.items():
+        ops[p] = {
+            name: (lambda fn=fn, p=p: _in_context(p, fn))
+            for name, fn in operations(m, windows, n).items()
+        }
     result = {}
     for name in next(iter(ops.values())):
         times = {p: ([], []) for p in models}
@@ -86,12 +100,17 @@ def measure(models: dict[str, TrainedModel], windows, n: int, repeats: int) -> d
     return result
 
 
+def _in_context(precision: str, fn):
+    with context(precision):
+        return fn()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="model folder (default: the bundled folk model)")
     parser.add_argument("--tensors", help="npz with inputs, outputs, lengths (default: bundled)")
     parser.add_argument("--n", type=int, default=64)
-    parser.add_argument("--precision", default="fp32,bf16")
+    parser.add_argument("--precision", default="fp32,fp32-torch,bf16")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (pinned)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", help="write the results here")
@@ -100,7 +119,7 @@ def main() -> int:
     path = args.model or bundled_model_dir()
     precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
     start = time.perf_counter()
-    models = {p: TrainedModel.load(path, precision=p) for p in precisions}
+    models = {p: TrainedModel.load(path, precision=p.split("-")[0]) for p in precisions}
     load_s = (time.perf_counter() - start) / len(models)
     windows = load_windows(models[precisions[0]], args.tensors)
     result = measure(models, windows, args.n, args.repeats)

@@ -9,6 +9,8 @@ models; on the bundled trained model, teacher-forced logits within 3 % of their 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -22,6 +24,7 @@ from musicvae.models import cpu_features
 from musicvae.models.decoders import CoreDecoder
 from musicvae.models.encoder import BidirectionalLstmEncoder
 from musicvae.models.fused_lstm import fused_lstm, matmul_dtype
+from musicvae.models.native_decode import exact_decoding
 from musicvae.models.vae import shift_right
 from musicvae.train import loop
 
@@ -132,12 +135,15 @@ def test_scheduled_sampling_two_passes_equal_autograd_through_the_steps():
         torch.testing.assert_close(g, x, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("batch", [2, 300])  # torch.lstm_cell, and sigmoid-form gates
-def test_decode_steps_reproduce_the_teacher_forced_logits_of_their_samples(batch):
+@pytest.mark.parametrize(
+    "batch, exact",
+    [(2, False), (2, True), (300, True)],  # the C loop; torch.lstm_cell; sigmoid-form gates
+)
+def test_decode_steps_reproduce_the_teacher_forced_logits_of_their_samples(batch, exact):
     torch.manual_seed(0)
     core = CoreDecoder((7,), 5, (8, 16))
     e = torch.randn(batch, 5)
-    with torch.no_grad():
+    with torch.no_grad(), exact_decoding() if exact else contextlib.nullcontext():
         samples, logits = core.sample(e, 12, None)
         expected = core.teacher_forced(shift_right(samples), e)  # nn.LSTM over the sequence
     torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)

@@ -148,14 +148,15 @@ def exact_decoding():
 
 
 def usable(e: torch.Tensor) -> bool:
-    """Whether a decode of conditioning e (B, E) can run natively: CPU, fp32 without autocast,
-    no gradients, a small batch, and the library available."""
+    """Whether a decode of conditioning e (B, E) can run natively: CPU, fp32 weights, no
+    gradients, a small batch, and the library available. Also inside a bf16 autocast region:
+    at these batches the fp32 C loop is faster than bf16 products (dispatch-bound), and its
+    results are the fp32 ones."""
     return (
         e.device.type == "cpu"
-        and e.dtype == torch.float32
+        and e.dtype in (torch.float32, torch.bfloat16)
         and e.shape[0] <= MAX_BATCH
         and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
         and not getattr(_exact, "on", False)
         and library() is not None
     )
@@ -212,6 +213,11 @@ def decode(
     `start` (B, D) one-hot per stream or None (zeros); `uniforms` (B, T, S) in [0, 1) for
     sampling at `temperature`, None for argmax. Callers check `usable(e)` first.
     """
+    with torch.autocast("cpu", enabled=False):
+        return _decode(core, e.float(), length, temperature, start, uniforms)
+
+
+def _decode(core, e, length, temperature, start, uniforms):
     lib = library()
     w = prepared(core)
     batch, depth, streams = e.shape[0], core.output_depth, len(core.depths)
