@@ -1,15 +1,16 @@
 """Magenta 2.1.4 and musicvae side by side in ONE run: training steps and generation latency.
 
 Usage: python benchmarks/compare_magenta.py [--magenta-python PATH] [--work DIR]
-    [--only train|generate|hier] [--train-steps 12] [--repeats 5] [--json PATH]
+    [--only train|generate|hier] [--train-steps 12] [--repeats 5] [--threads 1] [--json PATH]
 
 Magenta runs unchanged from ../shared/magenta-reference (its train_timed.py and
 bench_generate.py, wrapped by magenta_clock.py to record CPU time next to wall time); ours runs
-benchmarks/bench_train.py and bench_generate.py (fp32 and bf16 interleaved). Both sides are
-pinned to one thread (torch.set_num_threads(1); TF intra/inter-op 1, OMP_NUM_THREADS=1) so that
-the comparison is core-for-core on a machine shared with other jobs, and Magenta and our runs
-alternate. Ratios are given on median wall time and on median process CPU time; on a loaded
-machine the CPU-time ratio is the steadier one. Training: cat-mel_2bar_small at batch 64 and
+benchmarks/bench_train.py and bench_generate.py (fp32 and bf16 interleaved; generation also
+fp32-torch, our decode loop in torch rather than C). Both sides are pinned to --threads threads
+(torch.set_num_threads; TF intra/inter-op; OMP_NUM_THREADS): 1 (default) compares core for core
+on a machine shared with other jobs; on an idle 2-core machine, 2 is how both run by default.
+Magenta and our runs alternate. Ratios are given on median wall time and on median process
+CPU time; on a loaded machine the CPU-time ratio is the steadier one. Training: cat-mel_2bar_small at batch 64 and
 512 from scheduled-sampling step 0 (Magenta: its own data pipeline over a tfrecord of
 ../shared/corpus/multitrack; ours: random windows). Generation: the same cat-mel_2bar_small
 checkpoint on both sides (../shared/magenta-golden/checkpoints/mel2_small, imported for ours).
@@ -41,13 +42,18 @@ TENSORS = (
     REPO / "tests/fixtures/golden/tensors/cat-mel_2bar_small/folk/airds/book2_0108_X0309.mid.npz"
 )
 CORPUS = SHARED / "corpus" / "multitrack"
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
+THREADS = 1  # per side; main() sets it from --threads
+
+
+def thread_env(n: int) -> dict[str, str]:
+    """Both sides' thread settings: torch via OMP/MKL (and --threads), TF via its env vars."""
+    return {
+        "OMP_NUM_THREADS": str(n),
+        "MKL_NUM_THREADS": str(n),
+        "TF_NUM_INTRAOP_THREADS": str(n),
+        "TF_NUM_INTEROP_THREADS": str(n),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
 GEN_OPS = ["sample", "encode_tensors", "encode", "decode_to_tensors", "decode", "interpolate"]
 
 
@@ -88,8 +94,8 @@ def machine() -> dict:
 
 
 def run(cmd: list[str], env: dict | None = None, timeout: int = 3600) -> str:
-    """Runs a command with one thread; returns stdout (raises with its stderr tail on failure)."""
-    full_env = {**os.environ, **ONE_THREAD, **(env or {})}
+    """Runs a command with THREADS threads; returns stdout (raises with its stderr tail)."""
+    full_env = {**os.environ, **thread_env(THREADS), **(env or {})}
     full_env["PYTHONPATH"] = str(REPO / "src")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
     if proc.returncode != 0:
@@ -128,7 +134,7 @@ def ours_train(case: str, steps: int) -> dict:
     """Our median wall and CPU s/step per precision (bench_train.py in its own process)."""
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ours-train-{os.getpid()}.json"
     run([sys.executable, str(REPO / "benchmarks/bench_train.py"), "--case", case,
-         "--steps", str(steps), "--threads", "1", "--json", str(path)])  # fmt: skip
+         "--steps", str(steps), "--threads", str(THREADS), "--json", str(path)])  # fmt: skip
     r = json.loads(path.read_text())["results"][0]
     return {
         p: {"wall_s": r["s_per_step"][p], "cpu_s": r["cpu_s_per_step"][p], "gib": r["peak_gib"]}
@@ -155,7 +161,8 @@ def magenta_generate(mv: Path, repeats: int) -> dict:
 def ours_generate(model_dir: Path, repeats: int) -> dict:
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ours-gen-{os.getpid()}.json"
     run([sys.executable, str(REPO / "benchmarks/bench_generate.py"), "--model", str(model_dir),
-         "--tensors", str(TENSORS), "--repeats", str(repeats), "--json", str(path)])  # fmt: skip
+         "--tensors", str(TENSORS), "--repeats", str(repeats), "--threads", str(THREADS),
+         "--precision", "fp32,fp32-torch,bf16", "--json", str(path)])  # fmt: skip
     return json.loads(path.read_text())["results"]
 
 
@@ -179,8 +186,11 @@ def main() -> int:
     parser.add_argument("--train-steps", type=int, default=12, help="Magenta steps (3 skipped)")
     parser.add_argument("--ours-steps", type=int, default=4, help="our timed steps per precision")
     parser.add_argument("--repeats", type=int, default=5, help="generation repetitions")
+    parser.add_argument("--threads", type=int, default=1, help="threads per side (default 1)")
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     parts = args.only or ["train", "generate", "hier"]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -188,7 +198,7 @@ def main() -> int:
     info = machine()
     print(f"{info['date']}; {info['cpu']}, {info['cores']} cores, {info['mem_gib']} GiB")
     print(f"load: {info['uptime']}")
-    print("threads: 1 per side (torch.set_num_threads(1); TF intra/inter-op 1; OMP 1)")
+    print(f"threads: {THREADS} per side (torch.set_num_threads; TF intra/inter-op; OMP)")
     if mv is None:
         print(
             "Magenta reference: NOT BUILT (no .magenta-venv, ../magenta-venv or $MAGENTA_PYTHON; "
@@ -223,7 +233,7 @@ def main() -> int:
         results["generate"] = {"magenta": theirs, "ours": ours}
         for name in ["sample 1"] + GEN_OPS:
             t = theirs.get(name)
-            for p in ("fp32", "bf16"):
+            for p in ("fp32", "fp32-torch", "bf16"):
                 o = ours[name][p]
                 rows.append(
                     (
