@@ -12,8 +12,9 @@ on a machine shared with other jobs; on an idle 2-core machine, 2 is how both ru
 Magenta and our runs alternate. Ratios are given on median wall time and on median process
 CPU time; on a loaded machine the CPU-time ratio is the steadier one. Training:
 cat-mel_2bar_small at batch 64 and 512 from scheduled-sampling step 0 (Magenta: its own data
-pipeline over a tfrecord of ../shared/corpus/multitrack; ours: random windows). Generation: the same cat-mel_2bar_small
-checkpoint on both sides (../shared/magenta-golden/checkpoints/mel2_small, imported for ours).
+pipeline over a tfrecord of ../shared/corpus/multitrack; ours: random windows). Generation:
+the same cat-mel_2bar_small checkpoint on both sides
+(../shared/magenta-golden/checkpoints/mel2_small, imported for ours).
 hierdec-mel_16bar: ours only (Magenta ran out of memory at 24 GB on this machine kind; see the
 reference's README), fp32 (today's exact path) against bf16.
 
@@ -54,6 +55,8 @@ def thread_env(n: int) -> dict[str, str]:
         "TF_NUM_INTEROP_THREADS": str(n),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+
+
 GEN_OPS = ["sample", "encode_tensors", "encode", "decode_to_tensors", "decode", "interpolate"]
 
 
