@@ -70,6 +70,8 @@ def main() -> int:
         "windows": {"train": len(train_set), "eval": len(eval_set)},
         "steps": int(state["step"]),
         "batch_size": args.batch_size,
+        # a run started with `train --init-from`: the source run's steps came first
+        **({"init_from": state["init_from"]} if state.get("init_from") else {}),
         "training_command": args.command,
         "license": LICENSE,
     }

@@ -129,6 +129,17 @@ def test_card_holds_the_metrics_and_the_temperature(result, model_dir, tmp_path)
     assert f"Recommended sampling temperature: **{expected:g}**" in readme
 
 
+def test_card_counts_the_steps_of_a_fine_tunes_source_run():
+    from musicvae.evaluation.card import card_markdown
+
+    plain = card_markdown({"config": "c", "steps": 7250})
+    assert "- Training steps: 7250" in plain
+    tuned = card_markdown(
+        {"config": "c", "steps": 3000, "init_from": {"source": "r", "step": 8500}}
+    )
+    assert "- Training steps: 11,500 (8,500 of the source run, then 3,000 fine-tuning)" in tuned
+
+
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()

@@ -27,6 +27,15 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _steps(card: dict) -> str | None:
+    """The steps line; a fine-tune (`train --init-from`) counts its source run's steps too."""
+    steps, source = card.get("steps"), card.get("init_from")
+    if steps is None or not isinstance(source, dict):
+        return steps
+    first = int(source.get("step", 0))
+    return f"{first + int(steps):,} ({first:,} of the source run, then {int(steps):,} fine-tuning)"
+
+
 def card_markdown(card: dict) -> str:
     """README.md of a model folder, from card.json (provenance + the evaluation)."""
     lines = [f"# Model card: {card.get('name', card.get('config', 'model'))}", ""]
@@ -41,7 +50,7 @@ def card_markdown(card: dict) -> str:
             if isinstance(card.get("windows"), dict)
             else None,
         ),
-        ("Training steps", card.get("steps")),
+        ("Training steps", _steps(card)),
         ("Batch size", card.get("batch_size")),
         (
             "Training command",
