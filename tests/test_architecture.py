@@ -87,18 +87,19 @@ def test_data_never_imports_models_training_or_inference():
     assert offending(("musicvae.data", "musicvae.corpus"), above) == []
 
 
-def test_models_import_only_models():
+def test_models_import_only_models_and_the_file_helpers():
     assert [
         f"{m} imports {i}"
         for m, imported in GRAPH.items()
         if within(m, "musicvae.models")
         for i in imported
-        if within(i, "musicvae") and not within(i, "musicvae.models")
+        if within(i, "musicvae") and not within(i, "musicvae.models", "musicvae.files")
     ] == []
 
 
-def test_configs_import_nothing_from_the_package():
-    assert [i for i in GRAPH["musicvae.configs"] if within(i, "musicvae")] == []
+@pytest.mark.parametrize("leaf", ["musicvae.configs", "musicvae.files"])
+def test_leaf_modules_import_nothing_from_the_package(leaf):
+    assert [i for i in GRAPH[leaf] if within(i, "musicvae")] == []
 
 
 def test_command_and_web_layers_reach_models_only_through_inference():
