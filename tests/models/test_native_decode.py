@@ -138,3 +138,22 @@ def test_builds_into_the_cache_folder_and_falls_back_without_a_compiler(tmp_path
             native_decode._compiler(),
         ).name
     ]
+
+
+@needs_native
+def test_prepared_weights_follow_weight_changes_and_inference_mode_models():
+    config = get_config("debug-cat-mel_2bar")
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    z = torch.randn(2, config.hparams.z_size)
+    with torch.no_grad():
+        before = model.decoder.sample(z, 8, None)[1]
+        model.decoder.core.projection.bias.add_(1.0)  # in place: the C loop must see it
+        after = model.decoder.sample(z, 8, None)[1]
+        with native_decode.exact_decoding():
+            exact = model.decoder.sample(z, 8, None)[1]
+    assert torch.allclose(after[:, 0], before[:, 0] + 1.0, atol=1e-5)
+    assert torch.allclose(after, exact, atol=1e-5)
+    with torch.inference_mode():  # a model made in inference mode: no version counters
+        built = build_model(config).eval()
+        assert torch.isfinite(built.decoder.sample(z, 8, 1.0)[1]).all()

@@ -188,7 +188,11 @@ class PreparedWeights:
 
 
 def _weights_key(core) -> tuple:
-    return tuple((p.data_ptr(), p._version) for p in core.parameters())
+    """Changes when a weight is replaced or modified in place (inference tensors, made under
+    torch.inference_mode, have no version counter and cannot be modified outside it)."""
+    return tuple(
+        (p.data_ptr(), None if p.is_inference() else p._version) for p in core.parameters()
+    )
 
 
 def prepared(core) -> PreparedWeights:
