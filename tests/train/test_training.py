@@ -414,21 +414,13 @@ def test_init_from_refuses_other_architectures_resume_and_missing_runs(dataset, 
 
     train(CONFIG, dataset, tmp_path / "a", TrainOptions(steps=2, **QUICK))
     wider = dataclasses.replace(CONFIG, hparams=CONFIG.hparams.override(z_size=4))
-    with pytest.raises(TrainingError, match="--init-from: .* do not fit"):
-        train(
-            wider,
-            dataset,
-            tmp_path / "b",
-            TrainOptions(steps=2, init_from=str(tmp_path / "a"), **QUICK),
-        )
-    with pytest.raises(TrainingError, match="use one of them"):
-        options = TrainOptions(steps=2, resume=True, init_from=str(tmp_path / "a"), **QUICK)
-        train(CONFIG, dataset, tmp_path / "a", options)
-    with pytest.raises(TrainingError, match="--init-from: no run folder or checkpoint at"):
-        train(
-            CONFIG,
-            dataset,
-            tmp_path / "c",
-            TrainOptions(steps=2, init_from=str(tmp_path / "x"), **QUICK),
-        )
+    source = str(tmp_path / "a")
+    cases = [
+        (wider, "b", dict(init_from=source), "--init-from: .* do not fit"),
+        (CONFIG, "a", dict(init_from=source, resume=True), "use one of them"),
+        (CONFIG, "c", dict(init_from=str(tmp_path / "x")), "no run folder or checkpoint at"),
+    ]
+    for config, run, extra, message in cases:
+        with pytest.raises(TrainingError, match=message):
+            train(config, dataset, tmp_path / run, TrainOptions(steps=2, **extra, **QUICK))
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
