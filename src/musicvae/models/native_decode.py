@@ -2,12 +2,16 @@
 
 At batch 1 a decode step is a few small matrix-vector products; in a torch loop, per-operation
 dispatch (~35 small ops per step) costs more than the arithmetic. decode.c runs the whole loop,
-sampling included, in fp32. It is compiled at first use with the system C compiler
-(`cc -O3 -march=native -ffast-math`, about a second) into the cache folder
+sampling included, in fp32; for the bf16 precision (a CPU bf16 autocast region) it reads bf16
+copies of the weight matrices, which halves the bytes a step streams from the caches (the bound
+at batch 1), with activations, state and sums in fp32. It is compiled at first use with the
+system C compiler (`cc -O3 -march=native -ffast-math`, about a second) into the cache folder
 (`$MUSICVAE_CACHE/native`, see files.cache_root) and loaded with ctypes; where no compiler is
 found, or with MUSICVAE_NATIVE=0, decoding stays on the torch path. Results equal the torch
 path's up to fp32 summation order (logits ~1e-6 apart; tokens differ only where two logits
-tie that closely). `exact_decoding()` forces the torch path (parity tests).
+tie that closely); bf16 weights move logits by their rounding (measured on the bundled model:
+see tests/models/test_native_decode.py). `exact_decoding()` forces the torch path (parity
+tests).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 import torch
 
 from musicvae.files import cache_root
+from musicvae.models.fused_lstm import matmul_dtype
 
 log = logging.getLogger(__name__)
 
@@ -101,26 +106,27 @@ def _build() -> ctypes.CDLL | None:
         return None
     fn = lib.musicvae_decode
     fn.restype = ctypes.c_int
-    fn.argtypes = [
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_int,
-        _int_p,  # batch, steps, layers, hidden
-        _float_p,
-        ctypes.POINTER(_float_p),
-        _float_p,
-        ctypes.POINTER(_float_p),  # w0x, w, b0, b
-        ctypes.POINTER(_float_p),
-        ctypes.POINTER(_float_p),  # h, c
-        _float_p,
-        _float_p,  # w_out, b_out
-        ctypes.c_int,
-        _int_p,
-        _int_p,
-        _float_p,
-        ctypes.c_float,  # streams .. inv_temperature
-        _int_p,
-        _float_p,  # tokens, logits
+    fn.argtypes = [  # see musicvae_decode in decode.c
+        ctypes.c_int,  # bf16
+        ctypes.c_int,  # batch
+        ctypes.c_int,  # steps
+        ctypes.c_int,  # layers
+        _int_p,  # hidden
+        ctypes.c_void_p,  # w0x
+        ctypes.POINTER(ctypes.c_void_p),  # w
+        _float_p,  # b0
+        ctypes.POINTER(_float_p),  # b
+        ctypes.POINTER(_float_p),  # h
+        ctypes.POINTER(_float_p),  # c
+        ctypes.c_void_p,  # w_out
+        _float_p,  # b_out
+        ctypes.c_int,  # streams
+        _int_p,  # depths
+        _int_p,  # start
+        _float_p,  # uniforms
+        ctypes.c_float,  # inv_temperature
+        _int_p,  # tokens
+        _float_p,  # logits
     ]
     return lib
 
@@ -148,10 +154,9 @@ def exact_decoding():
 
 
 def usable(e: torch.Tensor) -> bool:
-    """Whether a decode of conditioning e (B, E) can run natively: CPU, fp32 weights, no
-    gradients, a small batch, and the library available. Also inside a bf16 autocast region:
-    at these batches the fp32 C loop is faster than bf16 products (dispatch-bound), and its
-    results are the fp32 ones."""
+    """Whether a decode of conditioning e (B, E) can run natively: CPU, no gradients, a small
+    batch, and the library available. Inside a CPU bf16 autocast region (the bf16 precision)
+    the loop reads bf16 copies of the weights, with fp32 activations, state and sums."""
     return (
         e.device.type == "cpu"
         and e.dtype in (torch.float32, torch.bfloat16)
@@ -167,24 +172,31 @@ def _ptr(t: torch.Tensor, kind=_float_p):
 
 
 class PreparedWeights:
-    """A core decoder's weights in decode.c's layout, made once per version of the weights."""
+    """A core decoder's weights in decode.c's layout, made once per version of the weights:
+    fp32, or bf16 (bf16=True: rounded to nearest, passed as their 16 bits) for the matrices;
+    biases stay fp32."""
 
-    def __init__(self, core) -> None:
+    def __init__(self, core, bf16: bool) -> None:
         cell, depth = core.cell, core.output_depth
+        self.bf16 = bf16
         self.hidden = torch.tensor(cell.hidden_sizes, dtype=torch.int32)
         self.depths = torch.tensor(core.depths, dtype=torch.int32)
         layers = cell.layers
         first = layers[0]
-        self.w0x = first.weight_ih_l0[:, :depth].t().contiguous().float()  # (D, 4H0)
-        self.w = [first.weight_hh_l0.contiguous().float()]  # (4H0, H0)
+        self.w0x = self._matrix(first.weight_ih_l0[:, :depth].t())  # (D, 4H0)
+        self.w = [self._matrix(first.weight_hh_l0)]  # (4H0, H0)
         self.b = [torch.zeros(1)]  # layer 0's bias arrives with b0
         for lstm in layers[1:]:
-            self.w.append(torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1).contiguous().float())
+            self.w.append(self._matrix(torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1)))
             self.b.append((lstm.bias_ih_l0 + lstm.bias_hh_l0).contiguous().float())
-        self.w_out = core.projection.weight.contiguous().float()  # (D, H_top)
+        self.w_out = self._matrix(core.projection.weight)  # (D, H_top)
         self.b_out = core.projection.bias.contiguous().float()  # (D,)
-        self.w_ptrs = (_float_p * len(self.w))(*[_ptr(t) for t in self.w])
+        self.w_ptrs = (ctypes.c_void_p * len(self.w))(*[t.data_ptr() for t in self.w])
         self.b_ptrs = (_float_p * len(self.b))(*[_ptr(t) for t in self.b])
+
+    def _matrix(self, w: torch.Tensor) -> torch.Tensor:
+        w = w.float().contiguous()
+        return w.to(torch.bfloat16).view(torch.int16) if self.bf16 else w
 
 
 def _weights_key(core) -> tuple:
@@ -195,11 +207,11 @@ def _weights_key(core) -> tuple:
     )
 
 
-def prepared(core) -> PreparedWeights:
-    key = _weights_key(core)
+def prepared(core, bf16: bool = False) -> PreparedWeights:
+    key = (bf16, _weights_key(core))
     cached = getattr(core, "_native_weights", None)
     if cached is None or cached[0] != key:
-        cached = (key, PreparedWeights(core))
+        cached = (key, PreparedWeights(core, bf16))
         core._native_weights = cached  # a plain attribute: not a parameter or buffer
     return cached[1]
 
@@ -217,13 +229,14 @@ def decode(
     `start` (B, D) one-hot per stream or None (zeros); `uniforms` (B, T, S) in [0, 1) for
     sampling at `temperature`, None for argmax. Callers check `usable(e)` first.
     """
+    bf16 = matmul_dtype(e.device) == torch.bfloat16  # the bf16 precision: bf16 weights
     with torch.autocast("cpu", enabled=False):
-        return _decode(core, e.float(), length, temperature, start, uniforms)
+        return _decode(core, e.float(), length, temperature, start, uniforms, bf16)
 
 
-def _decode(core, e, length, temperature, start, uniforms):
+def _decode(core, e, length, temperature, start, uniforms, bf16):
     lib = library()
-    w = prepared(core)
+    w = prepared(core, bf16)
     batch, depth, streams = e.shape[0], core.output_depth, len(core.depths)
     state = core.initial_state(e)  # per layer (h, c), (B, H)
     h = [s[0].contiguous().clone() for s in state]
@@ -248,9 +261,9 @@ def _decode(core, e, length, temperature, start, uniforms):
     h_ptrs = (_float_p * len(h))(*[_ptr(t) for t in h])
     c_ptrs = (_float_p * len(c))(*[_ptr(t) for t in c])
     status = lib.musicvae_decode(
-        batch, length, len(h), _ptr(w.hidden, _int_p),
-        _ptr(w.w0x), w.w_ptrs, _ptr(b0), w.b_ptrs, h_ptrs, c_ptrs,
-        _ptr(w.w_out), _ptr(w.b_out),
+        int(w.bf16), batch, length, len(h), _ptr(w.hidden, _int_p),
+        w.w0x.data_ptr(), w.w_ptrs, _ptr(b0), w.b_ptrs, h_ptrs, c_ptrs,
+        w.w_out.data_ptr(), _ptr(w.b_out),
         streams, _ptr(w.depths, _int_p), _ptr(start_tokens, _int_p),
         _ptr(uniforms) if uniforms is not None else None, inv_t,
         _ptr(tokens, _int_p), _ptr(logits),

@@ -6,49 +6,85 @@
  * contribution arrives precomputed in `b0`; logits = W_out h_top + b_out; one token per output
  * stream, by argmax or by inverse-CDF sampling of softmax(logits / T) with pre-drawn uniforms.
  * At batch 1 a step is a few small matrix-vector products, so the whole loop in C removes the
- * per-operation dispatch that dominates a torch loop. Only the summation order differs from
- * torch's fp32 products (~1e-6 relative).
+ * per-operation dispatch that dominates a torch loop. With fp32 weights only the summation order
+ * differs from torch's fp32 products (~1e-6 relative); bf16 weights (the bf16 precision) add
+ * their rounding, with activations, state and sums still fp32.
  *
  * Built at first use by musicvae/models/native_decode.py: cc -O3 -march=native -ffast-math.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* Weights come as fp32, or as bf16 (the upper 16 bits of an fp32; loaded by a shift), which
+ * halves the bytes a batch-1 step streams from the caches: the step is bound by reading them. */
+static inline float from_f32(float w) { return w; }
+static inline float from_bf16(uint16_t w) {
+    uint32_t bits = (uint32_t)w << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 /* out[b * ostride + j] += W[j, :K] . x[b * xstride, :K] for j < rows, b < batch.
  * Four weight rows at a time: independent accumulators, and x is read once per four rows. */
-static void matvec_add(const float *restrict W, int rows, int K, const float *restrict x,
-                       int batch, int xstride, float *restrict out, int ostride) {
-    int j = 0;
-    for (; j + 4 <= rows; j += 4) {
-        const float *w0 = W + (size_t)j * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-        for (int b = 0; b < batch; b++) {
-            const float *v = x + (size_t)b * xstride;
-            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-            for (int k = 0; k < K; k++) {
-                s0 += w0[k] * v[k];
-                s1 += w1[k] * v[k];
-                s2 += w2[k] * v[k];
-                s3 += w3[k] * v[k];
-            }
-            float *o = out + (size_t)b * ostride + j;
-            o[0] += s0;
-            o[1] += s1;
-            o[2] += s2;
-            o[3] += s3;
-        }
+#define DEFINE_MATVEC(NAME, WTYPE, LOAD)                                                        \
+    static void NAME(const WTYPE *restrict W, int rows, int K, const float *restrict x,        \
+                     int batch, int xstride, float *restrict out, int ostride) {               \
+        int j = 0;                                                                              \
+        for (; j + 4 <= rows; j += 4) {                                                         \
+            const WTYPE *w0 = W + (size_t)j * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;      \
+            for (int b = 0; b < batch; b++) {                                                   \
+                const float *v = x + (size_t)b * xstride;                                       \
+                float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                               \
+                for (int k = 0; k < K; k++) {                                                   \
+                    s0 += LOAD(w0[k]) * v[k];                                                   \
+                    s1 += LOAD(w1[k]) * v[k];                                                   \
+                    s2 += LOAD(w2[k]) * v[k];                                                   \
+                    s3 += LOAD(w3[k]) * v[k];                                                   \
+                }                                                                               \
+                float *o = out + (size_t)b * ostride + j;                                       \
+                o[0] += s0;                                                                     \
+                o[1] += s1;                                                                     \
+                o[2] += s2;                                                                     \
+                o[3] += s3;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
+        for (; j < rows; j++) {                                                                 \
+            const WTYPE *w = W + (size_t)j * K;                                                 \
+            for (int b = 0; b < batch; b++) {                                                   \
+                const float *v = x + (size_t)b * xstride;                                       \
+                float s = 0.0f;                                                                 \
+                for (int k = 0; k < K; k++) s += LOAD(w[k]) * v[k];                             \
+                out[(size_t)b * ostride + j] += s;                                              \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    static void NAME##_row(const WTYPE *restrict row, int n, float *restrict out) {             \
+        for (int k = 0; k < n; k++) out[k] += LOAD(row[k]);                                     \
     }
-    for (; j < rows; j++) {
-        const float *w = W + (size_t)j * K;
-        for (int b = 0; b < batch; b++) {
-            const float *v = x + (size_t)b * xstride;
-            float s = 0.0f;
-            for (int k = 0; k < K; k++) s += w[k] * v[k];
-            out[(size_t)b * ostride + j] += s;
-        }
-    }
+
+DEFINE_MATVEC(matvec_f32, float, from_f32)
+DEFINE_MATVEC(matvec_bf16, uint16_t, from_bf16)
+
+/* The weights' element type picks the kernels: bf16 != 0 means uint16_t (bf16) arrays. */
+static void matvec_add(int bf16, const void *W, int rows, int K, const float *x, int batch,
+                       int xstride, float *out, int ostride) {
+    if (bf16)
+        matvec_bf16(W, rows, K, x, batch, xstride, out, ostride);
+    else
+        matvec_f32(W, rows, K, x, batch, xstride, out, ostride);
+}
+
+/* out (n) += row r of W (rows of n elements). */
+static void add_row(int bf16, const void *W, size_t r, int n, float *out) {
+    if (bf16)
+        matvec_bf16_row((const uint16_t *)W + r * n, n, out);
+    else
+        matvec_f32_row((const float *)W + r * n, n, out);
 }
 
 /* gates (4H) pre-activations -> c (H) and h (H) updated in place. */
@@ -85,6 +121,7 @@ static int choose(const float *restrict logits, int depth, float uniform, float 
 
 /* Returns 0, or -1 when scratch memory could not be had.
  *
+ * bf16: 0 when every weight array (w0x, w[l], w_out) is fp32, 1 when they are all bf16.
  * hidden (L,): layer sizes H_l. w0x (D, 4 H_0): layer 0's weights of the one-hot input, one
  * row per token. w[l] (4 H_l, K_l): layer l's weights of [input ; h] with K_0 = H_0 (layer 0
  * reads its tokens through w0x) and K_l = H_{l-1} + H_l. b0 (B, 4 H_0): layer 0's bias plus the
@@ -93,9 +130,9 @@ static int choose(const float *restrict logits, int depth, float uniform, float 
  * tokens before the first step (-1: none, zeros as input). uniforms (B, T, S) in [0, 1), or
  * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D).
  */
-int musicvae_decode(int batch, int steps, int layers, const int *hidden, const float *w0x,
-                    const float *const *w, const float *b0, const float *const *b,
-                    float *const *h, float *const *c, const float *w_out, const float *b_out,
+int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidden,
+                    const void *w0x, const void *const *w, const float *b0, const float *const *b,
+                    float *const *h, float *const *c, const void *w_out, const float *b_out,
                     int streams, const int *depths, const int *start, const float *uniforms,
                     float inv_temperature, int *tokens, float *logits) {
     int depth = 0, hmax = 0, kmax = 0;
@@ -126,10 +163,7 @@ int musicvae_decode(int batch, int steps, int layers, const int *hidden, const f
                     int offset = 0;
                     for (int s = 0; s < streams; s++) {
                         int token = prev[bi * streams + s];
-                        if (token >= 0) {
-                            const float *row = w0x + (size_t)(offset + token) * G;
-                            for (int k = 0; k < G; k++) g[k] += row[k];
-                        }
+                        if (token >= 0) add_row(bf16, w0x, (size_t)(offset + token), G, g);
                         offset += depths[s];
                     }
                 } else {
@@ -140,9 +174,9 @@ int musicvae_decode(int batch, int steps, int layers, const int *hidden, const f
                 }
             }
             if (l == 0)
-                matvec_add(w[0], G, H, h[0], batch, H, gates, G);
+                matvec_add(bf16, w[0], G, H, h[0], batch, H, gates, G);
             else
-                matvec_add(w[l], G, hidden[l - 1] + H, xh, batch, kmax, gates, G);
+                matvec_add(bf16, w[l], G, hidden[l - 1] + H, xh, batch, kmax, gates, G);
             for (int bi = 0; bi < batch; bi++)
                 lstm_update(gates + (size_t)bi * G, H, h[l] + (size_t)bi * H,
                             c[l] + (size_t)bi * H);
@@ -151,7 +185,7 @@ int musicvae_decode(int batch, int steps, int layers, const int *hidden, const f
             float *out = logits + ((size_t)bi * steps + t) * depth;
             memcpy(out, b_out, sizeof(float) * depth);
         }
-        matvec_add(w_out, depth, htop, h[top], batch, htop, logits + (size_t)t * depth,
+        matvec_add(bf16, w_out, depth, htop, h[top], batch, htop, logits + (size_t)t * depth,
                    steps * depth);
         for (int bi = 0; bi < batch; bi++) {
             const float *out = logits + ((size_t)bi * steps + t) * depth;
