@@ -64,11 +64,11 @@ def test_native_loop_equals_the_torch_loop(name, temperature):
     model = build_model(config).eval()
     for p in model.parameters():  # debug weights are tiny: give the logits real spread
         p.data.mul_(3.0)
-    z = torch.randn(native_decode.MAX_BATCH, config.hparams.z_size)
+    z = torch.randn(11, config.hparams.z_size)  # 4-row blocks and single rows
     length = config.hparams.max_seq_len
     (s1, l1), (s2, l2) = _both_paths(model, z, length, temperature)
     assert s1.sum(-1).eq(len(model.depths)).all()  # one token per stream and step
-    uniforms = torch.rand(z.shape[0], length, len(model.depths), generator=_gen(7))
+    uniforms = _uniforms(model, len(z), length, 7) if temperature else None
     near = 0
     for i in range(len(z)):
         # The paths agree up to the first differing step, which may only be a draw whose
@@ -90,6 +90,21 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _uniforms(model, batch: int, length: int, seed: int) -> torch.Tensor:
+    """The uniforms a seeded decode draws, as (B, T, S): a flat decoder draws them at once, a
+    hierarchical one per bar and core (CoreDecoder.sample draws (B, steps, streams) per call)."""
+    g = _gen(seed)
+    levels = getattr(model.decoder, "level_lengths", None)
+    if not levels:
+        return torch.rand(batch, length, len(model.depths), generator=g)
+    bars, seg = levels
+    draws = [
+        torch.cat([torch.rand(batch, seg, 1, generator=g) for _ in model.depths], -1)
+        for _ in range(bars)
+    ]
+    return torch.cat(draws, 1)
+
+
 def _boundary_gap(logits, depths, temperature, uniforms) -> float:
     """Smallest distance between a stream's target u * total and its CDF's steps (argmax:
     the top-2 logit gap)."""
@@ -109,12 +124,13 @@ def test_native_loop_is_used_only_where_it_applies():
     z = torch.zeros(2, 4)
     with torch.no_grad():
         assert native_decode.usable(z)
-        assert not native_decode.usable(torch.zeros(native_decode.MAX_BATCH + 1, 4))
+        assert native_decode.usable(torch.zeros(512, 4))  # fp32: every batch
         assert not native_decode.usable(z.double())
         with native_decode.exact_decoding():
             assert not native_decode.usable(z)
-        with torch.autocast("cpu", dtype=torch.bfloat16):  # faster than bf16 at these sizes
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 weights, up to 64 rows
             assert native_decode.usable(z)
+            assert not native_decode.usable(torch.zeros(native_decode.BF16_MAX_BATCH + 1, 4))
     assert not native_decode.usable(z)  # gradients on: training keeps the torch loop
 
 
@@ -169,7 +185,7 @@ def test_bf16_precision_reads_bf16_weights_within_bf16_rounding():
 
     model = TrainedModel.load(bundled_model_dir()).model
     core = model.decoder.core
-    z = torch.randn(native_decode.MAX_BATCH, model.z_size, generator=_gen(0))
+    z = torch.randn(16, model.z_size, generator=_gen(0))
     with torch.no_grad():
         with native_decode.exact_decoding():
             tokens, exact = core.sample(z, 32, None)

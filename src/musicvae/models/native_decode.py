@@ -1,7 +1,8 @@
 """The free-running decode loop of a categorical decoder in one C call (native/decode.c).
 
 At batch 1 a decode step is a few small matrix-vector products; in a torch loop, per-operation
-dispatch (~35 small ops per step) costs more than the arithmetic. decode.c runs the whole loop,
+dispatch (~35 small ops per step) costs more than the arithmetic, and at batch 64 the ops
+around the products still cost as much as the products. decode.c runs the whole loop,
 sampling included, in fp32; for the bf16 precision (a CPU bf16 autocast region) it reads bf16
 copies of the weight matrices, which halves the bytes a step streams from the caches (the bound
 at batch 1), with activations, state and sums in fp32. It is compiled at first use with the
@@ -36,7 +37,11 @@ from musicvae.models.fused_lstm import matmul_dtype
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 16  # above this, oneDNN beats the C loop (one core: 16 rows 12 vs 21 ms, 32: 40 vs 30)
+# The bf16 precision above this many rows: oneDNN's bf16 products beat the C loop's fp32
+# multiply-adds on bf16 weights (one core, cat-mel_2bar_small sizes: 64 rows 23 vs 27 ms, 128
+# rows 56 vs 42). In fp32 the C loop is faster at every batch measured (1-128 rows: 1.9 vs 4.7
+# ms ... 51 vs 113 ms), so fp32 decodes of any size take it.
+BF16_MAX_BATCH = 64
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
 SOURCE = "decode.c"
 
@@ -154,13 +159,15 @@ def exact_decoding():
 
 
 def usable(e: torch.Tensor) -> bool:
-    """Whether a decode of conditioning e (B, E) can run natively: CPU, no gradients, a small
-    batch, and the library available. Inside a CPU bf16 autocast region (the bf16 precision)
-    the loop reads bf16 copies of the weights, with fp32 activations, state and sums."""
+    """Whether a decode of conditioning e (B, E) can run natively: CPU, no gradients, and the
+    library available. Inside a CPU bf16 autocast region (the bf16 precision) the loop reads
+    bf16 copies of the weights, with fp32 activations, state and sums, up to BF16_MAX_BATCH
+    rows."""
+    bf16 = matmul_dtype(e.device) == torch.bfloat16
     return (
         e.device.type == "cpu"
         and e.dtype in (torch.float32, torch.bfloat16)
-        and e.shape[0] <= MAX_BATCH
+        and (not bf16 or e.shape[0] <= BF16_MAX_BATCH)
         and not torch.is_grad_enabled()
         and not getattr(_exact, "on", False)
         and library() is not None
@@ -184,12 +191,13 @@ class PreparedWeights:
         layers = cell.layers
         first = layers[0]
         self.w0x = self._matrix(first.weight_ih_l0[:, :depth].t())  # (D, 4H0)
-        self.w = [self._matrix(first.weight_hh_l0)]  # (4H0, H0)
+        self.w = [self._matrix(first.weight_hh_l0.t())]  # (H0, 4H0)
         self.b = [torch.zeros(1)]  # layer 0's bias arrives with b0
         for lstm in layers[1:]:
-            self.w.append(self._matrix(torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1)))
+            w_cat = torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1)  # (4H, H_prev + H)
+            self.w.append(self._matrix(w_cat.t()))  # (H_prev + H, 4H)
             self.b.append((lstm.bias_ih_l0 + lstm.bias_hh_l0).contiguous().float())
-        self.w_out = self._matrix(core.projection.weight)  # (D, H_top)
+        self.w_out = self._matrix(core.projection.weight.t())  # (H_top, D)
         self.b_out = core.projection.bias.contiguous().float()  # (D,)
         self.w_ptrs = (ctypes.c_void_p * len(self.w))(*[t.data_ptr() for t in self.w])
         self.b_ptrs = (_float_p * len(self.b))(*[_ptr(t) for t in self.b])

@@ -29,62 +29,113 @@ static inline float from_bf16(uint16_t w) {
     return f;
 }
 
-/* out[b * ostride + j] += W[j, :K] . x[b * xstride, :K] for j < rows, b < batch.
- * Four weight rows at a time: independent accumulators, and x is read once per four rows. */
-#define DEFINE_MATVEC(NAME, WTYPE, LOAD)                                                        \
-    static void NAME(const WTYPE *restrict W, int rows, int K, const float *restrict x,        \
+/* out[b, :N] += x[b, :K] @ W[:K, :N] for b < batch, W row-major (K, N): the products of a
+ * step, vectorized along the outputs (one weight row serves every batch row, no horizontal
+ * sums). With AVX-512 (BW, VL), 4 batch rows x 64 outputs are kept in 16 registers while K
+ * streams by; elsewhere plain loops of the same order, which compilers vectorize. */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+
+static inline __m512 load_f32(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
+    __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+static inline __mmask16 lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1; }
+
+#define DEFINE_GEMM(NAME, WTYPE, LOAD)                                                          \
+    static void NAME(const WTYPE *restrict W, int K, int N, const float *restrict x,           \
                      int batch, int xstride, float *restrict out, int ostride) {               \
-        int j = 0;                                                                              \
-        for (; j + 4 <= rows; j += 4) {                                                         \
-            const WTYPE *w0 = W + (size_t)j * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;      \
-            for (int b = 0; b < batch; b++) {                                                   \
-                const float *v = x + (size_t)b * xstride;                                       \
-                float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                               \
+        for (int j = 0; j < N; j += 64) {                                                       \
+            __mmask16 m0 = lanes(N - j), m1 = lanes(N - j - 16), m2 = lanes(N - j - 32),        \
+                      m3 = lanes(N - j - 48);                                                   \
+            int b = 0;                                                                          \
+            for (; b + 4 <= batch; b += 4) {                                                    \
+                __m512 a[4][4];                                                                 \
+                for (int r = 0; r < 4; r++)                                                     \
+                    for (int q = 0; q < 4; q++) a[r][q] = _mm512_setzero_ps();                  \
+                const float *x0 = x + (size_t)b * xstride;                                      \
                 for (int k = 0; k < K; k++) {                                                   \
-                    s0 += LOAD(w0[k]) * v[k];                                                   \
-                    s1 += LOAD(w1[k]) * v[k];                                                   \
-                    s2 += LOAD(w2[k]) * v[k];                                                   \
-                    s3 += LOAD(w3[k]) * v[k];                                                   \
+                    const WTYPE *row = W + (size_t)k * N + j;                                   \
+                    __m512 w0 = LOAD(row, m0), w1 = LOAD(row + 16, m1);                         \
+                    __m512 w2 = LOAD(row + 32, m2), w3 = LOAD(row + 48, m3);                    \
+                    for (int r = 0; r < 4; r++) {                                               \
+                        __m512 v = _mm512_set1_ps(x0[(size_t)r * xstride + k]);                 \
+                        a[r][0] = _mm512_fmadd_ps(v, w0, a[r][0]);                              \
+                        a[r][1] = _mm512_fmadd_ps(v, w1, a[r][1]);                              \
+                        a[r][2] = _mm512_fmadd_ps(v, w2, a[r][2]);                              \
+                        a[r][3] = _mm512_fmadd_ps(v, w3, a[r][3]);                              \
+                    }                                                                           \
+                }                                                                               \
+                for (int r = 0; r < 4; r++) {                                                   \
+                    float *o = out + (size_t)(b + r) * ostride + j;                             \
+                    __mmask16 mq[4] = {m0, m1, m2, m3};                                         \
+                    for (int q = 0; q < 4; q++) {                                               \
+                        __m512 cur = _mm512_maskz_loadu_ps(mq[q], o + 16 * q);                  \
+                        _mm512_mask_storeu_ps(o + 16 * q, mq[q], _mm512_add_ps(cur, a[r][q]));  \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+            for (; b < batch; b++) {                                                            \
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                     \
+                const float *x0 = x + (size_t)b * xstride;                                      \
+                for (int k = 0; k < K; k++) {                                                   \
+                    const WTYPE *row = W + (size_t)k * N + j;                                   \
+                    __m512 v = _mm512_set1_ps(x0[k]);                                           \
+                    a0 = _mm512_fmadd_ps(v, LOAD(row, m0), a0);                                 \
+                    a1 = _mm512_fmadd_ps(v, LOAD(row + 16, m1), a1);                            \
+                    a2 = _mm512_fmadd_ps(v, LOAD(row + 32, m2), a2);                            \
+                    a3 = _mm512_fmadd_ps(v, LOAD(row + 48, m3), a3);                            \
                 }                                                                               \
                 float *o = out + (size_t)b * ostride + j;                                       \
-                o[0] += s0;                                                                     \
-                o[1] += s1;                                                                     \
-                o[2] += s2;                                                                     \
-                o[3] += s3;                                                                     \
+                __m512 acc[4] = {a0, a1, a2, a3};                                               \
+                __mmask16 mq[4] = {m0, m1, m2, m3};                                             \
+                for (int q = 0; q < 4; q++) {                                                   \
+                    __m512 cur = _mm512_maskz_loadu_ps(mq[q], o + 16 * q);                      \
+                    _mm512_mask_storeu_ps(o + 16 * q, mq[q], _mm512_add_ps(cur, acc[q]));       \
+                }                                                                               \
             }                                                                                   \
         }                                                                                       \
-        for (; j < rows; j++) {                                                                 \
-            const WTYPE *w = W + (size_t)j * K;                                                 \
-            for (int b = 0; b < batch; b++) {                                                   \
-                const float *v = x + (size_t)b * xstride;                                       \
-                float s = 0.0f;                                                                 \
-                for (int k = 0; k < K; k++) s += LOAD(w[k]) * v[k];                             \
-                out[(size_t)b * ostride + j] += s;                                              \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-    static void NAME##_row(const WTYPE *restrict row, int n, float *restrict out) {             \
-        for (int k = 0; k < n; k++) out[k] += LOAD(row[k]);                                     \
     }
+#else
+#define DEFINE_GEMM(NAME, WTYPE, LOAD_UNUSED)                                                   \
+    static void NAME(const WTYPE *restrict W, int K, int N, const float *restrict x,           \
+                     int batch, int xstride, float *restrict out, int ostride) {               \
+        for (int b = 0; b < batch; b++) {                                                       \
+            float *o = out + (size_t)b * ostride;                                               \
+            for (int k = 0; k < K; k++) {                                                       \
+                float v = x[(size_t)b * xstride + k];                                           \
+                const WTYPE *row = W + (size_t)k * N;                                           \
+                for (int n = 0; n < N; n++) o[n] += v * WEIGHT_##WTYPE(row[n]);                 \
+            }                                                                                   \
+        }                                                                                       \
+    }
+#define WEIGHT_float(w) (w)
+#define WEIGHT_uint16_t(w) from_bf16(w)
+#endif
 
-DEFINE_MATVEC(matvec_f32, float, from_f32)
-DEFINE_MATVEC(matvec_bf16, uint16_t, from_bf16)
+DEFINE_GEMM(gemm_f32, float, load_f32)
+DEFINE_GEMM(gemm_bf16, uint16_t, load_bf16)
 
-/* The weights' element type picks the kernels: bf16 != 0 means uint16_t (bf16) arrays. */
-static void matvec_add(int bf16, const void *W, int rows, int K, const float *x, int batch,
+/* The weights' element type picks the kernel: bf16 != 0 means uint16_t (bf16) arrays. */
+static void matvec_add(int bf16, const void *W, int K, int N, const float *x, int batch,
                        int xstride, float *out, int ostride) {
     if (bf16)
-        matvec_bf16(W, rows, K, x, batch, xstride, out, ostride);
+        gemm_bf16(W, K, N, x, batch, xstride, out, ostride);
     else
-        matvec_f32(W, rows, K, x, batch, xstride, out, ostride);
+        gemm_f32(W, K, N, x, batch, xstride, out, ostride);
 }
 
 /* out (n) += row r of W (rows of n elements). */
 static void add_row(int bf16, const void *W, size_t r, int n, float *out) {
-    if (bf16)
-        matvec_bf16_row((const uint16_t *)W + r * n, n, out);
-    else
-        matvec_f32_row((const float *)W + r * n, n, out);
+    if (bf16) {
+        const uint16_t *row = (const uint16_t *)W + r * n;
+        for (int k = 0; k < n; k++) out[k] += from_bf16(row[k]);
+    } else {
+        const float *row = (const float *)W + r * n;
+        for (int k = 0; k < n; k++) out[k] += row[k];
+    }
 }
 
 /* gates (4H) pre-activations -> c (H) and h (H) updated in place. */
@@ -123,10 +174,10 @@ static int choose(const float *restrict logits, int depth, float uniform, float 
  *
  * bf16: 0 when every weight array (w0x, w[l], w_out) is fp32, 1 when they are all bf16.
  * hidden (L,): layer sizes H_l. w0x (D, 4 H_0): layer 0's weights of the one-hot input, one
- * row per token. w[l] (4 H_l, K_l): layer l's weights of [input ; h] with K_0 = H_0 (layer 0
- * reads its tokens through w0x) and K_l = H_{l-1} + H_l. b0 (B, 4 H_0): layer 0's bias plus the
+ * row per token. w[l] (K_l, 4 H_l): layer l's weights of [input ; h], transposed, with
+ * K_0 = H_0 (layer 0 reads its tokens through w0x) and K_l = H_{l-1} + H_l. b0 (B, 4 H_0): layer 0's bias plus the
  * embedding's part; b[l] (4 H_l) for l >= 1. h[l], c[l] (B, H_l): the state, updated in place.
- * w_out (D, H_top), b_out (D). depths (S,): the streams' sizes (sum D). start (B, S): the
+ * w_out (H_top, D), b_out (D). depths (S,): the streams' sizes (sum D). start (B, S): the
  * tokens before the first step (-1: none, zeros as input). uniforms (B, T, S) in [0, 1), or
  * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D).
  */
@@ -174,9 +225,9 @@ int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidde
                 }
             }
             if (l == 0)
-                matvec_add(bf16, w[0], G, H, h[0], batch, H, gates, G);
+                matvec_add(bf16, w[0], H, G, h[0], batch, H, gates, G);
             else
-                matvec_add(bf16, w[l], G, hidden[l - 1] + H, xh, batch, kmax, gates, G);
+                matvec_add(bf16, w[l], hidden[l - 1] + H, G, xh, batch, kmax, gates, G);
             for (int bi = 0; bi < batch; bi++)
                 lstm_update(gates + (size_t)bi * G, H, h[l] + (size_t)bi * H,
                             c[l] + (size_t)bi * H);
@@ -185,7 +236,7 @@ int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidde
             float *out = logits + ((size_t)bi * steps + t) * depth;
             memcpy(out, b_out, sizeof(float) * depth);
         }
-        matvec_add(bf16, w_out, depth, htop, h[top], batch, htop, logits + (size_t)t * depth,
+        matvec_add(bf16, w_out, htop, depth, h[top], batch, htop, logits + (size_t)t * depth,
                    steps * depth);
         for (int bi = 0; bi < batch; bi++) {
             const float *out = logits + ((size_t)bi * steps + t) * depth;
