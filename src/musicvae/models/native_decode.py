@@ -17,7 +17,9 @@ tests).
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -25,7 +27,6 @@ import platform
 import shutil
 import subprocess
 import tempfile
-import threading
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -45,10 +46,7 @@ BF16_MAX_BATCH = 64
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
 SOURCE = "decode.c"
 
-_lock = threading.Lock()
-_library: ctypes.CDLL | None = None
-_tried = False
-_exact = threading.local()
+_EXACT: contextvars.ContextVar[bool] = contextvars.ContextVar("exact_decoding", default=False)
 
 _float_p = ctypes.POINTER(ctypes.c_float)
 _int_p = ctypes.POINTER(ctypes.c_int)
@@ -136,26 +134,20 @@ def _build() -> ctypes.CDLL | None:
     return lib
 
 
+@functools.cache
 def library() -> ctypes.CDLL | None:
     """The loaded decode library, built on first use; None where it cannot be had."""
-    global _library, _tried
-    if not _tried:
-        with _lock:
-            if not _tried:
-                _library = _build()
-                _tried = True
-    return _library
+    return _build()
 
 
 @contextmanager
 def exact_decoding():
-    """Within the block (this thread), decoding runs on the torch path only."""
-    before = getattr(_exact, "on", False)
-    _exact.on = True
+    """Within the block (this thread or task), decoding runs on the torch path only."""
+    token = _EXACT.set(True)
     try:
         yield
     finally:
-        _exact.on = before
+        _EXACT.reset(token)
 
 
 def usable(e: torch.Tensor) -> bool:
@@ -169,7 +161,7 @@ def usable(e: torch.Tensor) -> bool:
         and e.dtype in (torch.float32, torch.bfloat16)
         and (not bf16 or e.shape[0] <= BF16_MAX_BATCH)
         and not torch.is_grad_enabled()
-        and not getattr(_exact, "on", False)
+        and not _EXACT.get()
         and library() is not None
     )
 
