@@ -202,3 +202,28 @@ def test_bf16_precision_reads_bf16_weights_within_bf16_rounding():
         end = int(diff[0]) if len(diff) else 32
         scale = exact[i, :end].abs().max()
         assert (bf16[1][i, :end] - exact[i, :end]).abs().max() <= 0.02 * scale
+
+
+def _fake_compiler(folder, body: str) -> str:
+    script = folder / "fakecc"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_compiler_without_march_native_gets_a_portable_build_and_a_broken_one_none(tmp_path):
+    compiler = native_decode._compiler()
+    if compiler is None:
+        pytest.skip("no C compiler on this machine")
+    source = (native_decode.resources.files("musicvae.models") / "native" / "decode.c").read_bytes()
+    picky = _fake_compiler(
+        tmp_path,
+        f'case "$*" in *-march=native*) echo "unknown option" >&2; exit 1;; esac\n'
+        f'exec {compiler} "$@"',
+    )
+    built = tmp_path / "cache" / "decode.so"
+    assert native_decode._compile(picky, source, built)
+    assert native_decode.ctypes.CDLL(str(built)).musicvae_decode  # the portable build loads
+    broken = _fake_compiler(tmp_path, 'echo "internal compiler error" >&2; exit 4')
+    assert not native_decode._compile(broken, source, tmp_path / "cache" / "other.so")
+    assert not (tmp_path / "cache" / "other.so").exists()

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # ms ... 51 vs 113 ms), so fp32 decodes of any size take it.
 BF16_MAX_BATCH = 64
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
+PORTABLE = tuple(f for f in FLAGS if f != "-march=native")  # compilers without -march=native
 SOURCE = "decode.c"
 
 _EXACT: contextvars.ContextVar[bool] = contextvars.ContextVar("exact_decoding", default=False)
@@ -70,6 +71,28 @@ def _library_path(source: bytes, compiler: str) -> Path:
     return cache_root() / "native" / f"decode-{key.hexdigest()[:16]}.so"
 
 
+def _compile(compiler: str, source: bytes, path: Path) -> bool:
+    """Builds `source` into the shared library `path` (written atomically); False, with the
+    reason logged, where it cannot be built. A compiler that rejects -march=native gets a
+    second, portable try."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            src, out = Path(tmp) / SOURCE, Path(tmp) / path.name
+            src.write_bytes(source)
+            for flags in (FLAGS, PORTABLE):
+                run = [compiler, *flags, "-o", str(out), str(src), "-lm"]
+                done = subprocess.run(run, capture_output=True, timeout=120)
+                if done.returncode == 0:
+                    os.replace(out, path)  # atomic: a concurrent build writes the same bytes
+                    return True
+            detail = done.stderr.decode(errors="replace")[-300:]
+    except (OSError, subprocess.SubprocessError) as e:
+        detail = str(e)
+    log.info("could not build %s (%s): decoding runs on the torch path", SOURCE, detail)
+    return False
+
+
 def _build() -> ctypes.CDLL | None:
     if os.environ.get("MUSICVAE_NATIVE", "1") == "0":
         return None
@@ -79,29 +102,8 @@ def _build() -> ctypes.CDLL | None:
         return None
     source = resources.files("musicvae.models").joinpath("native", SOURCE).read_bytes()
     path = _library_path(source, compiler)
-    if not path.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-                src = Path(tmp) / SOURCE
-                src.write_bytes(source)
-                out = Path(tmp) / path.name
-                subprocess.run(
-                    [compiler, *FLAGS, "-o", str(out), str(src), "-lm"],
-                    check=True,
-                    capture_output=True,
-                    timeout=120,
-                )
-                os.replace(out, path)  # atomic: a concurrent build writes the same bytes
-        except (OSError, subprocess.SubprocessError) as e:
-            detail = getattr(e, "stderr", b"") or b""
-            log.info(
-                "could not build %s (%s %s): decoding runs on the torch path",
-                SOURCE,
-                e,
-                detail.decode(errors="replace")[-300:],
-            )
-            return None
+    if not path.exists() and not _compile(compiler, source, path):
+        return None
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as e:
