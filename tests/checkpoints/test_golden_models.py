@@ -53,13 +53,21 @@ def golden_model(name: str):
 def greedy(model, mu: torch.Tensor, steps: int, path: str):
     """Argmax decode of mu (N, Z) on one decoding path: "torch" (the exact torch loop) or
     "native" (the C loop of native_decode, in batches of 7 and a remainder, so that its 4-row
-    blocks and single rows both run; skipped without a compiler)."""
+    blocks and single rows both run; skipped without a compiler), "native-threads" (the whole
+    batch in one call, its rows split over 2 threads)."""
     with torch.no_grad():
         if path == "torch":
             with native_decode.exact_decoding():
                 return model.decoder.sample(mu, steps, temperature=None)
         if native_decode.library() is None:
             pytest.skip("the native decode loop could not be built here (no C compiler?)")
+        if path == "native-threads":  # the whole batch, its rows split over 2 threads
+            before = torch.get_num_threads()
+            torch.set_num_threads(2)
+            try:
+                return model.decoder.sample(mu, steps, None)
+            finally:
+                torch.set_num_threads(before)
         parts = [model.decoder.sample(m, steps, None) for m in mu.split(7)]  # odd batches too
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
@@ -99,7 +107,7 @@ def test_teacher_forced_logits_and_losses(name):
     assert rel_r < RTOL_LOSS and rel_kl < RTOL_LOSS
 
 
-@pytest.mark.parametrize("path", ["torch", "native"])
+@pytest.mark.parametrize("path", ["torch", "native", "native-threads"])
 @pytest.mark.parametrize("name", [n for n in NAMES if "trio" not in n])
 def test_greedy_decoding(name, path):
     """Argmax decoding follows Magenta's path up to and including the first step where
@@ -129,7 +137,7 @@ def test_greedy_decoding(name, path):
     assert worst < ATOL
 
 
-@pytest.mark.parametrize("path", ["torch", "native"])
+@pytest.mark.parametrize("path", ["torch", "native", "native-threads"])
 def test_trio_samples(path):
     """No golden logits for trio: our argmax samples equal Magenta's per stream up to the first
     difference, and every first difference sits at a near-tie of our own logits (where

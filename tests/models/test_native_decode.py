@@ -227,3 +227,25 @@ def test_a_compiler_without_march_native_gets_a_portable_build_and_a_broken_one_
     broken = _fake_compiler(tmp_path, 'echo "internal compiler error" >&2; exit 4')
     assert not native_decode._compile(broken, source, tmp_path / "cache" / "other.so")
     assert not (tmp_path / "cache" / "other.so").exists()
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["debug-cat-mel_2bar", "debug-hierdec-trio_16bar"])
+def test_threads_split_rows_and_change_nothing(name):
+    """Rows are independent: with 2 threads each takes a block of rows, and every row's
+    arithmetic is the same as on one thread, so the results are identical, not just close."""
+    config = get_config(name)
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    z = torch.randn(37, config.hparams.z_size)  # 2 blocks of 20 and 17 rows
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                results.append(model.decoder.sample(z, config.hparams.max_seq_len, 1.0, _gen(3)))
+    finally:
+        torch.set_num_threads(before)
+    (s1, l1), (s2, l2) = results
+    assert torch.equal(s1, s2) and torch.equal(l1, l2)

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 # rows 56 vs 42). In fp32 the C loop is faster at every batch measured (1-128 rows: 1.9 vs 4.7
 # ms ... 51 vs 113 ms), so fp32 decodes of any size take it.
 BF16_MAX_BATCH = 64
-FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
+FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared", "-pthread")
 PORTABLE = tuple(f for f in FLAGS if f != "-march=native")  # compilers without -march=native
 SOURCE = "decode.c"
 
@@ -121,6 +121,11 @@ def _build() -> ctypes.CDLL | None:
         ctypes.POINTER(ctypes.c_void_p),  # w
         _float_p,  # b0
         ctypes.POINTER(_float_p),  # b
+        _float_p,  # e
+        ctypes.c_int,  # esize
+        ctypes.c_void_p,  # w_e
+        ctypes.c_void_p,  # w_init
+        _float_p,  # b_init
         ctypes.POINTER(_float_p),  # h
         ctypes.POINTER(_float_p),  # c
         ctypes.c_void_p,  # w_out
@@ -132,6 +137,7 @@ def _build() -> ctypes.CDLL | None:
         ctypes.c_float,  # inv_temperature
         _int_p,  # tokens
         _float_p,  # logits
+        ctypes.c_int,  # threads
     ]
     return lib
 
@@ -186,7 +192,10 @@ class PreparedWeights:
         first = layers[0]
         self.w0x = self._matrix(first.weight_ih_l0[:, :depth].t())  # (D, 4H0)
         self.w = [self._matrix(first.weight_hh_l0.t())]  # (H0, 4H0)
-        self.b = [torch.zeros(1)]  # layer 0's bias arrives with b0
+        self.b = [(first.bias_ih_l0 + first.bias_hh_l0).contiguous().float()]  # (4H0,)
+        self.w_e = self._matrix(first.weight_ih_l0[:, depth:].t())  # (E, 4H0): e's part
+        self.w_init = self._matrix(core.initial.weight.t())  # (E, 2 sum H)
+        self.b_init = core.initial.bias.contiguous().float()  # (2 sum H,)
         for lstm in layers[1:]:
             w_cat = torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1)  # (4H, H_prev + H)
             self.w.append(self._matrix(w_cat.t()))  # (H_prev + H, 4H)
@@ -240,12 +249,10 @@ def _decode(core, e, length, temperature, start, uniforms, bf16):
     lib = library()
     w = prepared(core, bf16)
     batch, depth, streams = e.shape[0], core.output_depth, len(core.depths)
-    state = core.initial_state(e)  # per layer (h, c), (B, H)
-    h = [s[0].contiguous().clone() for s in state]
-    c = [s[1].contiguous().clone() for s in state]
-    first = core.cell.layers[0]
-    bias0 = first.bias_ih_l0 + first.bias_hh_l0
-    b0 = (core.cell.constant_input(e, depth) + bias0).contiguous()  # (B, 4H0)
+    e = e.contiguous()  # (B, E)
+    b0 = torch.empty(batch, 4 * core.cell.hidden_sizes[0])  # filled in C, as is the state
+    h = [torch.empty(batch, size) for size in core.cell.hidden_sizes]
+    c = [torch.empty(batch, size) for size in core.cell.hidden_sizes]
     if start is None:
         start_tokens = torch.full((batch, streams), -1, dtype=torch.int32)
     else:
@@ -264,11 +271,13 @@ def _decode(core, e, length, temperature, start, uniforms, bf16):
     c_ptrs = (_float_p * len(c))(*[_ptr(t) for t in c])
     status = lib.musicvae_decode(
         int(w.bf16), batch, length, len(h), _ptr(w.hidden, _int_p),
-        w.w0x.data_ptr(), w.w_ptrs, _ptr(b0), w.b_ptrs, h_ptrs, c_ptrs,
+        w.w0x.data_ptr(), w.w_ptrs, _ptr(b0), w.b_ptrs,
+        _ptr(e), e.shape[1], w.w_e.data_ptr(), w.w_init.data_ptr(), _ptr(w.b_init),
+        h_ptrs, c_ptrs,
         w.w_out.data_ptr(), _ptr(w.b_out),
         streams, _ptr(w.depths, _int_p), _ptr(start_tokens, _int_p),
         _ptr(uniforms) if uniforms is not None else None, inv_t,
-        _ptr(tokens, _int_p), _ptr(logits),
+        _ptr(tokens, _int_p), _ptr(logits), torch.get_num_threads(),
     )  # fmt: skip
     if status != 0:
         raise MemoryError("native decode: out of memory")

@@ -2,8 +2,8 @@
  *
  * The same function as CoreDecoder.sample in decoders.py (which stays the exact torch path):
  * a stack of LSTM layers (torch gate order [i, f, g, o], forget bias folded into the bias),
- * fed the previous step's one-hot token(s) and a fixed conditioning embedding whose layer-0
- * contribution arrives precomputed in `b0`; logits = W_out h_top + b_out; one token per output
+ * fed the previous step's one-hot token(s) and a fixed conditioning embedding e (its layer-0
+ * part and the initial state computed here too, so no torch operation runs in between); logits = W_out h_top + b_out; one token per output
  * stream, by argmax or by inverse-CDF sampling of softmax(logits / T) with pre-drawn uniforms.
  * At batch 1 a step is a few small matrix-vector products, so the whole loop in C removes the
  * per-operation dispatch that dominates a torch loop. With fp32 weights only the summation order
@@ -13,6 +13,7 @@
  * Built at first use by musicvae/models/native_decode.py: cc -O3 -march=native -ffast-math.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,22 +171,80 @@ static int choose(const float *restrict logits, int depth, float uniform, float 
     return last; /* rounding left target at the very top of the sum */
 }
 
-/* Returns 0, or -1 when scratch memory could not be had.
- *
- * bf16: 0 when every weight array (w0x, w[l], w_out) is fp32, 1 when they are all bf16.
- * hidden (L,): layer sizes H_l. w0x (D, 4 H_0): layer 0's weights of the one-hot input, one
- * row per token. w[l] (K_l, 4 H_l): layer l's weights of [input ; h], transposed, with
- * K_0 = H_0 (layer 0 reads its tokens through w0x) and K_l = H_{l-1} + H_l. b0 (B, 4 H_0): layer 0's bias plus the
- * embedding's part; b[l] (4 H_l) for l >= 1. h[l], c[l] (B, H_l): the state, updated in place.
- * w_out (H_top, D), b_out (D). depths (S,): the streams' sizes (sum D). start (B, S): the
- * tokens before the first step (-1: none, zeros as input). uniforms (B, T, S) in [0, 1), or
- * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D).
- */
-int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidden,
-                    const void *w0x, const void *const *w, const float *b0, const float *const *b,
-                    float *const *h, float *const *c, const void *w_out, const float *b_out,
-                    int streams, const int *depths, const int *start, const float *uniforms,
-                    float inv_temperature, int *tokens, float *logits) {
+/* One decode's arguments (see musicvae_decode). */
+struct decode {
+    int bf16, batch, steps, layers;
+    const int *hidden;
+    const void *w0x;
+    const void *const *w;
+    float *b0;
+    const float *const *b;
+    const float *e;
+    int esize;
+    const void *w_e, *w_init;
+    const float *b_init;
+    float *const *h, *const *c;
+    const void *w_out;
+    const float *b_out;
+    int streams;
+    const int *depths;
+    const int *start;
+    const float *uniforms;
+    float inv_temperature;
+    int *tokens;
+    float *logits;
+};
+
+/* From the embedding rows e[first, first + batch): layer 0's fixed input part b0 = e W_e +
+ * b[0] and the initial state tanh(e W_init + b_init), laid out [c_0, h_0, c_1, h_1, ...] as
+ * Magenta's z_to_initial_state (lstm_utils.initial_cell_state_from_embedding). */
+static int embed(const struct decode *d, int first, int batch, float *b0, float **h, float **c) {
+    const int E = d->esize, G0 = 4 * d->hidden[0];
+    const float *e = d->e + (size_t)first * E;
+    int flat_size = 0;
+    for (int l = 0; l < d->layers; l++) flat_size += 2 * d->hidden[l];
+    float *flat = malloc(sizeof(float) * (size_t)batch * flat_size);
+    if (!flat) return -1;
+    for (int bi = 0; bi < batch; bi++) {
+        memcpy(b0 + (size_t)bi * G0, d->b[0], sizeof(float) * G0);
+        memcpy(flat + (size_t)bi * flat_size, d->b_init, sizeof(float) * flat_size);
+    }
+    matvec_add(d->bf16, d->w_e, E, G0, e, batch, E, b0, G0);
+    matvec_add(d->bf16, d->w_init, E, flat_size, e, batch, E, flat, flat_size);
+    for (int bi = 0; bi < batch; bi++) {
+        const float *row = flat + (size_t)bi * flat_size;
+        for (int l = 0, k = 0; l < d->layers; k += 2 * d->hidden[l], l++) {
+            int H = d->hidden[l];
+            for (int u = 0; u < H; u++) {
+                c[l][(size_t)bi * H + u] = tanhf(row[k + u]);
+                h[l][(size_t)bi * H + u] = tanhf(row[k + H + u]);
+            }
+        }
+    }
+    free(flat);
+    return 0;
+}
+
+/* Decodes rows [first, first + batch) of d: every row is independent of the others, so
+ * threads can take disjoint rows with no synchronization but the final join. */
+static int decode_rows(const struct decode *d, int first, int batch) {
+    const int bf16 = d->bf16, steps = d->steps, layers = d->layers, streams = d->streams;
+    const int *hidden = d->hidden, *depths = d->depths;
+    const void *w0x = d->w0x, *w_out = d->w_out;
+    const void *const *w = d->w;
+    const float *const *b = d->b;
+    const float *b_out = d->b_out;
+    const float inv_temperature = d->inv_temperature;
+    float *h[layers], *c[layers];
+    for (int l = 0; l < layers; l++) {
+        h[l] = d->h[l] + (size_t)first * hidden[l];
+        c[l] = d->c[l] + (size_t)first * hidden[l];
+    }
+    float *b0 = d->b0 + (size_t)first * 4 * hidden[0];
+    if (embed(d, first, batch, b0, h, c)) return -1;
+    const int *start = d->start + (size_t)first * streams;
+    const float *uniforms = d->uniforms ? d->uniforms + (size_t)first * steps * streams : NULL;
+    int *tokens = d->tokens + (size_t)first * steps * streams;
     int depth = 0, hmax = 0, kmax = 0;
     for (int s = 0; s < streams; s++) depth += depths[s];
     for (int l = 0; l < layers; l++) {
@@ -193,6 +252,7 @@ int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidde
         int k = l == 0 ? hidden[0] : hidden[l - 1] + hidden[l];
         if (k > kmax) kmax = k;
     }
+    float *logits = d->logits + (size_t)first * steps * depth;
     float *gates = malloc(sizeof(float) * (size_t)batch * 4 * hmax);
     float *xh = malloc(sizeof(float) * (size_t)batch * kmax);
     int *prev = malloc(sizeof(int) * (size_t)batch * streams);
@@ -255,4 +315,70 @@ int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidde
     free(xh);
     free(prev);
     return 0;
+}
+
+struct job {
+    const struct decode *d;
+    int first, batch, status;
+};
+
+static void *run_job(void *arg) {
+    struct job *j = arg;
+    j->status = decode_rows(j->d, j->first, j->batch);
+    return NULL;
+}
+
+enum { MIN_ROWS = 8 }; /* fewer rows per thread do not pay for a thread */
+
+/* Returns 0, or -1 when scratch memory could not be had.
+ *
+ * bf16: 0 when every weight array (w0x, w[l], w_out) is fp32, 1 when they are all bf16.
+ * hidden (L,): layer sizes H_l. w0x (D, 4 H_0): layer 0's weights of the one-hot input, one
+ * row per token. w[l] (K_l, 4 H_l): layer l's weights of [input ; h], transposed, with
+ * K_0 = H_0 (layer 0 reads its tokens through w0x) and K_l = H_{l-1} + H_l; b[l] (4 H_l) their
+ * biases. e (B, E): the conditioning embedding (z, or a conductor output); w_e (E, 4 H_0): layer
+ * 0's weights of it; w_init (E, 2 sum H), b_init: the initial-state dense. Scratch filled
+ * here: b0 (B, 4 H_0) and the state h[l], c[l] (B, H_l).
+ * w_out (H_top, D), b_out (D). depths (S,): the streams' sizes (sum D). start (B, S): the
+ * tokens before the first step (-1: none, zeros as input). uniforms (B, T, S) in [0, 1), or
+ * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D). threads: at most this many
+ * threads (the caller's included) take disjoint blocks of rows, at least MIN_ROWS each.
+ */
+int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidden,
+                    const void *w0x, const void *const *w, float *b0, const float *const *b,
+                    const float *e, int esize, const void *w_e, const void *w_init,
+                    const float *b_init, float *const *h, float *const *c, const void *w_out,
+                    const float *b_out, int streams, const int *depths, const int *start,
+                    const float *uniforms, float inv_temperature, int *tokens, float *logits,
+                    int threads) {
+    struct decode d = {.bf16 = bf16,         .batch = batch,       .steps = steps,
+                       .layers = layers,     .hidden = hidden,     .w0x = w0x,
+                       .w = w,               .b0 = b0,             .b = b,
+                       .e = e,               .esize = esize,       .w_e = w_e,
+                       .w_init = w_init,     .b_init = b_init,     .h = h,
+                       .c = c,               .w_out = w_out,       .b_out = b_out,
+                       .streams = streams,   .depths = depths,     .start = start,
+                       .uniforms = uniforms, .inv_temperature = inv_temperature,
+                       .tokens = tokens,     .logits = logits};
+    if (threads > batch / MIN_ROWS) threads = batch / MIN_ROWS;
+    if (threads <= 1) return decode_rows(&d, 0, batch);
+    int per = (batch + threads - 1) / threads;
+    per = (per + 3) / 4 * 4; /* whole 4-row blocks for the products */
+    struct job jobs[threads];
+    pthread_t ids[threads];
+    int started[threads];
+    int n = 0;
+    for (int first = 0; first < batch; first += per, n++)
+        jobs[n] = (struct job){&d, first, batch - first < per ? batch - first : per, 0};
+    for (int k = 1; k < n; k++) started[k] = pthread_create(&ids[k], NULL, run_job, &jobs[k]) == 0;
+    run_job(&jobs[0]);
+    int status = jobs[0].status;
+    for (int k = 1; k < n; k++) {
+        if (started[k])
+            pthread_join(ids[k], NULL);
+        else
+            run_job(&jobs[k]); /* no thread to be had: this one does the rows */
+        if (jobs[k].status) status = jobs[k].status;
+    }
+    return status;
 }
