@@ -373,6 +373,16 @@ def test_melody_to_notes_at_another_tempo():
     assert _decoded(seq) == [(60, 0.25, 0.75, 80)]
 
 
+def test_melody_to_notes_hand_computed_ends():
+    # 120 qpm, 4 steps per quarter: 0.125 s per step. A leading NOTE_OFF ends nothing; a
+    # note-on ends the held note; NOTE_OFF ends it; a stray NOTE_OFF does nothing; the last
+    # note is held to the end of the list.
+    seq = melody_to_notes([OFF, 60, NE, 62, OFF, OFF, NE, 64, NE])
+    assert _decoded(seq) == [(60, 0.125, 0.375, 80), (62, 0.375, 0.5, 80), (64, 0.875, 1.125, 80)]
+    assert seq.total_time == 1.125
+    assert len(melody_to_notes([NE, OFF, NE])) == 0 and melody_to_notes([]).total_time == 0.0
+
+
 def test_decoded_melody_re_encodes_to_the_same_window():
     window = (41,) + (0,) * 15 + (43,) + (0,) * 15
     conv = MelodyConverter()

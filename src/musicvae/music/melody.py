@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from musicvae.music.events import EventTrack
-from musicvae.music.notes import DEFAULT_QPM, Note, NoteSequence, Tempo
+from musicvae.music.notes import DEFAULT_QPM, NoteSequence, Tempo
 
 NOTE_OFF = -1
 NO_EVENT = -2
@@ -147,35 +147,29 @@ def melody_to_notes(
     program: int = 0,
     instrument: int = 0,
 ) -> NoteSequence:
-    """note_seq Melody.to_sequence: events (T,) -> notes; the end of the list ends a held note."""
-    events = clean_leading_note_offs(np.asarray(events, dtype=np.int64)).tolist()
+    """note_seq Melody.to_sequence: events (T,) -> notes; the end of the list ends a held note.
+
+    A note starts at each note-on and ends at the next note-on or NOTE_OFF, or at the end
+    (note_seq's loop, done with array operations: decoding returns many melodies at once)."""
+    events = clean_leading_note_offs(np.asarray(events, dtype=np.int64))  # (T,)
     seconds_per_step = 60.0 / qpm / steps_per_quarter
-    notes: list[Note] = []
-    current: tuple[int, int] | None = None  # (pitch, start step)
-
-    def close(step: int) -> None:
-        pitch, start = current
-        notes.append(
-            Note(
-                pitch=pitch,
-                start=start * seconds_per_step,
-                end=step * seconds_per_step,
-                velocity=velocity,
-                program=program,
-                instrument=instrument,
-            )
-        )
-
-    for step, event in enumerate(events):
-        if event >= 0:
-            if current is not None:
-                close(step)
-            current = (event, step)
-        elif event == NOTE_OFF and current is not None:
-            close(step)
-            current = None
-    if current is not None:
-        close(len(events))
-    total = notes[-1].end if notes else 0.0
+    starts = np.flatnonzero(events >= 0)  # (N,) note-on steps
+    bounds = np.flatnonzero((events >= 0) | (events == NOTE_OFF))  # steps that end a held note
+    following = np.searchsorted(bounds, starts, side="right")  # (N,) the next bound's index
+    padded = np.append(bounds, len(events))  # the end of the list ends the last note
+    ends = padded[following]  # (N,)
+    n = len(starts)
+    start_s = [int(k) * seconds_per_step for k in starts]  # as note_seq: step * seconds/step
+    end_s = [int(k) * seconds_per_step for k in ends]
     # Unquantized, like note_seq's Melody.to_sequence, so it can be converted again.
-    return NoteSequence.from_notes(notes, tempos=(Tempo(0.0, qpm),), total_time=total)
+    return NoteSequence(
+        pitch=events[starts],
+        velocity=np.full(n, velocity),
+        start=start_s,
+        end=end_s,
+        program=np.full(n, program),
+        is_drum=np.zeros(n, bool),
+        instrument=np.full(n, instrument),
+        tempos=(Tempo(0.0, qpm),),
+        total_time=end_s[-1] if n else 0.0,
+    )
