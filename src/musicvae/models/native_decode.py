@@ -2,17 +2,19 @@
 
 At batch 1 a decode step is a few small matrix-vector products; in a torch loop, per-operation
 dispatch (~35 small ops per step) costs more than the arithmetic, and at batch 64 the ops
-around the products still cost as much as the products. decode.c runs the whole loop,
-sampling included, in fp32; for the bf16 precision (a CPU bf16 autocast region) it reads bf16
-copies of the weight matrices, which halves the bytes a step streams from the caches (the bound
-at batch 1), with activations, state and sums in fp32. It is compiled at first use with the
-system C compiler (`cc -O3 -march=native -ffast-math`, about a second) into the cache folder
-(`$MUSICVAE_CACHE/native`, see files.cache_root) and loaded with ctypes; where no compiler is
-found, or with MUSICVAE_NATIVE=0, decoding stays on the torch path. Results equal the torch
-path's up to fp32 summation order (logits ~1e-6 apart; tokens differ only where two logits
-tie that closely); bf16 weights move logits by their rounding (measured on the bundled model:
-see tests/models/test_native_decode.py). `exact_decoding()` forces the torch path (parity
-tests).
+around the products still cost as much as the products. decode.c runs the whole loop, initial
+state and sampling included, over rows split between torch.get_num_threads() threads. fp32 by
+default; for the bf16 precision (a CPU bf16 autocast region) it reads bf16 copies of the
+weights (mode_of): with fp32 inputs and sums for small batches, where reading the weights is
+the bound and bf16 halves it, and as bf16 dot products (AVX-512 BF16) from DOT_MIN_BATCH rows
+on, where multiply-adds are the bound and they double. It is compiled at first use with the
+system C compiler (`cc -O3 -march=native -ffast-math -pthread`, about a second) into the cache
+folder (`$MUSICVAE_CACHE/native`, see files.cache_root) and loaded with ctypes; where no
+compiler is found, or with MUSICVAE_NATIVE=0, decoding stays on the torch path. fp32 results
+equal the torch path's up to summation order (logits ~1e-6 apart; tokens differ only where two
+logits tie that closely); the bf16 modes move logits by bf16 rounding (measured on 1,000 codes
+of the bundled model: 99.3-99.6% of argmax tokens equal fp32's, torch's bf16 autocast 98.5%).
+`exact_decoding()` forces the torch path (parity tests).
 """
 
 from __future__ import annotations
@@ -38,11 +40,15 @@ from musicvae.models.fused_lstm import matmul_dtype
 
 log = logging.getLogger(__name__)
 
-# The bf16 precision above this many rows: oneDNN's bf16 products beat the C loop's fp32
-# multiply-adds on bf16 weights (one core, cat-mel_2bar_small sizes: 64 rows 23 vs 27 ms, 128
-# rows 56 vs 42). In fp32 the C loop is faster at every batch measured (1-128 rows: 1.9 vs 4.7
-# ms ... 51 vs 113 ms), so fp32 decodes of any size take it.
+# Measured on one core at cat-mel_2bar_small sizes (benchmarks/bench_generate.py, and the C loop
+# against the torch loop at 1-512 rows): in fp32 the C loop is faster at every batch (1 row: 1.8
+# vs 4.7-7.5 ms; 64: 25 vs 66; 512: 210 vs 419), so fp32 decodes of any size take it. For the
+# bf16 precision, bf16 dot products (BF16_DOT: 64 rows 13 vs 26 ms for oneDNN's bf16 products,
+# 512 rows 129 vs 176) where the CPU has them, from DOT_MIN_BATCH rows on (below, a step is bound
+# by reading weights, and fp32 inputs keep the results closer to fp32); on CPUs without them the
+# BF16 mode's fp32 multiply-adds lose to oneDNN above BF16_MAX_BATCH rows (128: 56 vs 42 ms).
 BF16_MAX_BATCH = 64
+DOT_MIN_BATCH = 8
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-fPIC", "-shared", "-pthread")
 PORTABLE = tuple(f for f in FLAGS if f != "-march=native")  # compilers without -march=native
 SOURCE = "decode.c"
@@ -112,7 +118,7 @@ def _build() -> ctypes.CDLL | None:
     fn = lib.musicvae_decode
     fn.restype = ctypes.c_int
     fn.argtypes = [  # see musicvae_decode in decode.c
-        ctypes.c_int,  # bf16
+        ctypes.c_int,  # bf16 (the weights' mode)
         ctypes.c_int,  # batch
         ctypes.c_int,  # steps
         ctypes.c_int,  # layers
@@ -161,53 +167,66 @@ def exact_decoding():
 def usable(e: torch.Tensor) -> bool:
     """Whether a decode of conditioning e (B, E) can run natively: CPU, no gradients, and the
     library available. Inside a CPU bf16 autocast region (the bf16 precision) the loop reads
-    bf16 copies of the weights, with fp32 activations, state and sums, up to BF16_MAX_BATCH
-    rows."""
-    bf16 = matmul_dtype(e.device) == torch.bfloat16
-    return (
+    bf16 copies of the weights (mode_of), in the BF16 mode up to BF16_MAX_BATCH rows."""
+    if not (
         e.device.type == "cpu"
         and e.dtype in (torch.float32, torch.bfloat16)
-        and (not bf16 or e.shape[0] <= BF16_MAX_BATCH)
         and not torch.is_grad_enabled()
         and not _EXACT.get()
         and library() is not None
-    )
+    ):
+        return False
+    return mode_of(e) != BF16 or e.shape[0] <= BF16_MAX_BATCH
 
 
 def _ptr(t: torch.Tensor, kind=_float_p):
     return ctypes.cast(t.data_ptr(), kind)
 
 
-class PreparedWeights:
-    """A core decoder's weights in decode.c's layout, made once per version of the weights:
-    fp32, or bf16 (bf16=True: rounded to nearest, passed as their 16 bits) for the matrices;
-    biases stay fp32."""
+FP32, BF16, BF16_DOT = 0, 1, 2  # weight modes of decode.c (musicvae_decode's `bf16`)
 
-    def __init__(self, core, bf16: bool) -> None:
+
+class PreparedWeights:
+    """A core decoder's weights in decode.c's layout, made once per version of the weights and
+    mode: FP32; BF16 (matrices rounded to bf16, passed as their 16 bits); BF16_DOT (as BF16, the
+    step matrices w[l] and w_out in pair layout for bf16 dot products). Biases stay fp32."""
+
+    def __init__(self, core, mode: int) -> None:
         cell, depth = core.cell, core.output_depth
-        self.bf16 = bf16
+        self.mode = mode
         self.hidden = torch.tensor(cell.hidden_sizes, dtype=torch.int32)
         self.depths = torch.tensor(core.depths, dtype=torch.int32)
         layers = cell.layers
         first = layers[0]
         self.w0x = self._matrix(first.weight_ih_l0[:, :depth].t())  # (D, 4H0)
-        self.w = [self._matrix(first.weight_hh_l0.t())]  # (H0, 4H0)
+        self.w = [self._step_matrix(first.weight_hh_l0.t())]  # (H0, 4H0)
         self.b = [(first.bias_ih_l0 + first.bias_hh_l0).contiguous().float()]  # (4H0,)
         self.w_e = self._matrix(first.weight_ih_l0[:, depth:].t())  # (E, 4H0): e's part
         self.w_init = self._matrix(core.initial.weight.t())  # (E, 2 sum H)
         self.b_init = core.initial.bias.contiguous().float()  # (2 sum H,)
         for lstm in layers[1:]:
             w_cat = torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], 1)  # (4H, H_prev + H)
-            self.w.append(self._matrix(w_cat.t()))  # (H_prev + H, 4H)
+            self.w.append(self._step_matrix(w_cat.t()))  # (H_prev + H, 4H)
             self.b.append((lstm.bias_ih_l0 + lstm.bias_hh_l0).contiguous().float())
-        self.w_out = self._matrix(core.projection.weight.t())  # (H_top, D)
+        self.w_out = self._step_matrix(core.projection.weight.t())  # (H_top, D)
         self.b_out = core.projection.bias.contiguous().float()  # (D,)
         self.w_ptrs = (ctypes.c_void_p * len(self.w))(*[t.data_ptr() for t in self.w])
         self.b_ptrs = (_float_p * len(self.b))(*[_ptr(t) for t in self.b])
 
     def _matrix(self, w: torch.Tensor) -> torch.Tensor:
+        """(K, N) -> fp32, or its bf16 bits in the same layout."""
         w = w.float().contiguous()
-        return w.to(torch.bfloat16).view(torch.int16) if self.bf16 else w
+        return w.to(torch.bfloat16).view(torch.int16) if self.mode != FP32 else w
+
+    def _step_matrix(self, w: torch.Tensor) -> torch.Tensor:
+        """A matrix of every step: BF16_DOT puts (K, N) in pair layout (ceil(K/2), N, 2)."""
+        if self.mode != BF16_DOT:
+            return self._matrix(w)
+        k, n = w.shape
+        padded = torch.zeros(k + k % 2, n)
+        padded[:k] = w.float()
+        pairs = padded.view(-1, 2, n).transpose(1, 2).contiguous()  # (K/2, N, 2)
+        return pairs.to(torch.bfloat16).view(torch.int16)
 
 
 def _weights_key(core) -> tuple:
@@ -218,11 +237,11 @@ def _weights_key(core) -> tuple:
     )
 
 
-def prepared(core, bf16: bool = False) -> PreparedWeights:
-    key = (bf16, _weights_key(core))
+def prepared(core, mode: int = FP32) -> PreparedWeights:
+    key = (mode, _weights_key(core))
     cached = getattr(core, "_native_weights", None)
     if cached is None or cached[0] != key:
-        cached = (key, PreparedWeights(core, bf16))
+        cached = (key, PreparedWeights(core, mode))
         core._native_weights = cached  # a plain attribute: not a parameter or buffer
     return cached[1]
 
@@ -240,14 +259,26 @@ def decode(
     `start` (B, D) one-hot per stream or None (zeros); `uniforms` (B, T, S) in [0, 1) for
     sampling at `temperature`, None for argmax. Callers check `usable(e)` first.
     """
-    bf16 = matmul_dtype(e.device) == torch.bfloat16  # the bf16 precision: bf16 weights
+    mode = mode_of(e)  # read the autocast state before leaving it
     with torch.autocast("cpu", enabled=False):
-        return _decode(core, e.float(), length, temperature, start, uniforms, bf16)
+        return _decode(core, e.float(), length, temperature, start, uniforms, mode)
 
 
-def _decode(core, e, length, temperature, start, uniforms, bf16):
+def mode_of(e: torch.Tensor) -> int:
+    """The weights' mode for a decode of e (B, E): FP32, or for the bf16 precision BF16 below
+    DOT_MIN_BATCH rows (bound by reading weights: fp32 inputs cost nothing there) and BF16_DOT
+    from there on (bound by multiply-adds, which bf16 dot products double) where the CPU has
+    them."""
+    if matmul_dtype(e.device) != torch.bfloat16:
+        return FP32
+    if e.shape[0] >= DOT_MIN_BATCH and library().musicvae_bf16_dot():
+        return BF16_DOT
+    return BF16
+
+
+def _decode(core, e, length, temperature, start, uniforms, mode):
     lib = library()
-    w = prepared(core, bf16)
+    w = prepared(core, mode)
     batch, depth, streams = e.shape[0], core.output_depth, len(core.depths)
     e = e.contiguous()  # (B, E)
     b0 = torch.empty(batch, 4 * core.cell.hidden_sizes[0])  # filled in C, as is the state
@@ -270,7 +301,7 @@ def _decode(core, e, length, temperature, start, uniforms, bf16):
     h_ptrs = (_float_p * len(h))(*[_ptr(t) for t in h])
     c_ptrs = (_float_p * len(c))(*[_ptr(t) for t in c])
     status = lib.musicvae_decode(
-        int(w.bf16), batch, length, len(h), _ptr(w.hidden, _int_p),
+        w.mode, batch, length, len(h), _ptr(w.hidden, _int_p),
         w.w0x.data_ptr(), w.w_ptrs, _ptr(b0), w.b_ptrs,
         _ptr(e), e.shape[1], w.w_e.data_ptr(), w.w_init.data_ptr(), _ptr(w.b_init),
         h_ptrs, c_ptrs,

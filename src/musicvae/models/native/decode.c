@@ -119,10 +119,94 @@ static inline __mmask16 lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1
 DEFINE_GEMM(gemm_f32, float, load_f32)
 DEFINE_GEMM(gemm_bf16, uint16_t, load_bf16)
 
-/* The weights' element type picks the kernel: bf16 != 0 means uint16_t (bf16) arrays. */
-static void matvec_add(int bf16, const void *W, int K, int N, const float *x, int batch,
-                       int xstride, float *out, int ostride) {
-    if (bf16)
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+enum { HAVE_BF16_DOT = 1 };
+
+/* bf16 dot products (mode 2): out[b, :N] += bf16(x[b, :K]) @ W, W bf16 in pair layout
+ * (ceil(K/2), N, 2): element (k, n) at (k / 2 * N + n) * 2 + k % 2. One vdpbf16ps multiplies
+ * two inputs by the two weights of 16 outputs and adds both products to fp32 sums: twice the
+ * multiply-adds of an fp32 FMA per instruction. `pairs` (batch, ceil(K/2)): scratch for the
+ * inputs rounded to bf16. */
+static void gemm_dot(const uint16_t *restrict W, int K, int N, const float *restrict x, int batch,
+                     int xstride, float *restrict out, int ostride, uint32_t *restrict pairs) {
+    const int P = (K + 1) / 2;
+    for (int b = 0; b < batch; b++) { /* inputs -> bf16, in order: pair p = (x[2p], x[2p+1]) */
+        const float *row = x + (size_t)b * xstride;
+        uint16_t *dst = (uint16_t *)(pairs + (size_t)b * P);
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + k + 16), _mm512_loadu_ps(row + k));
+            _mm512_storeu_si512(dst + k, (__m512i)v);
+        }
+        for (; k < K; k++) {
+            uint32_t u;
+            memcpy(&u, row + k, sizeof u);
+            dst[k] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16); /* round to nearest even */
+        }
+        if (K % 2) dst[K] = 0;
+    }
+    for (int j = 0; j < N; j += 64) {
+        __mmask16 m[4] = {lanes(N - j), lanes(N - j - 16), lanes(N - j - 32), lanes(N - j - 48)};
+        int b = 0;
+        for (; b + 4 <= batch; b += 4) {
+            __m512 a[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int q = 0; q < 4; q++) a[r][q] = _mm512_setzero_ps();
+            for (int p = 0; p < P; p++) {
+                const uint16_t *row = W + ((size_t)p * N + j) * 2;
+                __m512bh w[4];
+                for (int q = 0; q < 4; q++)
+                    w[q] = (__m512bh)_mm512_maskz_loadu_epi32(m[q], row + 32 * q);
+                for (int r = 0; r < 4; r++) {
+                    __m512bh v = (__m512bh)_mm512_set1_epi32((int)pairs[(size_t)(b + r) * P + p]);
+                    for (int q = 0; q < 4; q++) a[r][q] = _mm512_dpbf16_ps(a[r][q], v, w[q]);
+                }
+            }
+            for (int r = 0; r < 4; r++) {
+                float *o = out + (size_t)(b + r) * ostride + j;
+                for (int q = 0; q < 4; q++) {
+                    __m512 cur = _mm512_maskz_loadu_ps(m[q], o + 16 * q);
+                    _mm512_mask_storeu_ps(o + 16 * q, m[q], _mm512_add_ps(cur, a[r][q]));
+                }
+            }
+        }
+        for (; b < batch; b++) {
+            __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                           _mm512_setzero_ps()};
+            for (int p = 0; p < P; p++) {
+                const uint16_t *row = W + ((size_t)p * N + j) * 2;
+                __m512bh v = (__m512bh)_mm512_set1_epi32((int)pairs[(size_t)b * P + p]);
+                for (int q = 0; q < 4; q++)
+                    a[q] = _mm512_dpbf16_ps(
+                        a[q], v, (__m512bh)_mm512_maskz_loadu_epi32(m[q], row + 32 * q));
+            }
+            float *o = out + (size_t)b * ostride + j;
+            for (int q = 0; q < 4; q++) {
+                __m512 cur = _mm512_maskz_loadu_ps(m[q], o + 16 * q);
+                _mm512_mask_storeu_ps(o + 16 * q, m[q], _mm512_add_ps(cur, a[q]));
+            }
+        }
+    }
+}
+#else
+enum { HAVE_BF16_DOT = 0 };
+#endif
+
+/* Whether this build has the bf16 dot-product kernel (mode 2). */
+int musicvae_bf16_dot(void) { return HAVE_BF16_DOT; }
+
+/* mode 0: fp32 weights; 1: bf16 weights, fp32 inputs and sums; 2: bf16 weights in pair
+ * layout, inputs rounded to bf16, fp32 sums (gemm_dot; `pairs` is its scratch). */
+static void matvec_add(int mode, const void *W, int K, int N, const float *x, int batch,
+                       int xstride, float *out, int ostride, uint32_t *pairs) {
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    if (mode == 2) {
+        gemm_dot(W, K, N, x, batch, xstride, out, ostride, pairs);
+        return;
+    }
+#endif
+    (void)pairs;
+    if (mode)
         gemm_bf16(W, K, N, x, batch, xstride, out, ostride);
     else
         gemm_f32(W, K, N, x, batch, xstride, out, ostride);
@@ -209,8 +293,9 @@ static int embed(const struct decode *d, int first, int batch, float *b0, float 
         memcpy(b0 + (size_t)bi * G0, d->b[0], sizeof(float) * G0);
         memcpy(flat + (size_t)bi * flat_size, d->b_init, sizeof(float) * flat_size);
     }
-    matvec_add(d->bf16, d->w_e, E, G0, e, batch, E, b0, G0);
-    matvec_add(d->bf16, d->w_init, E, flat_size, e, batch, E, flat, flat_size);
+    int plain = d->bf16 ? 1 : 0; /* these two are plain bf16 (or fp32) in every mode */
+    matvec_add(plain, d->w_e, E, G0, e, batch, E, b0, G0, NULL);
+    matvec_add(plain, d->w_init, E, flat_size, e, batch, E, flat, flat_size, NULL);
     for (int bi = 0; bi < batch; bi++) {
         const float *row = flat + (size_t)bi * flat_size;
         for (int l = 0, k = 0; l < d->layers; k += 2 * d->hidden[l], l++) {
@@ -256,10 +341,12 @@ static int decode_rows(const struct decode *d, int first, int batch) {
     float *gates = malloc(sizeof(float) * (size_t)batch * 4 * hmax);
     float *xh = malloc(sizeof(float) * (size_t)batch * kmax);
     int *prev = malloc(sizeof(int) * (size_t)batch * streams);
-    if (!gates || !xh || !prev) {
+    uint32_t *pairs = malloc(sizeof(uint32_t) * (size_t)batch * (kmax / 2 + 1));
+    if (!gates || !xh || !prev || !pairs) {
         free(gates);
         free(xh);
         free(prev);
+        free(pairs);
         return -1;
     }
     memcpy(prev, start, sizeof(int) * (size_t)batch * streams);
@@ -274,7 +361,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
                     int offset = 0;
                     for (int s = 0; s < streams; s++) {
                         int token = prev[bi * streams + s];
-                        if (token >= 0) add_row(bf16, w0x, (size_t)(offset + token), G, g);
+                        if (token >= 0) add_row(bf16 != 0, w0x, (size_t)(offset + token), G, g);
                         offset += depths[s];
                     }
                 } else {
@@ -285,9 +372,9 @@ static int decode_rows(const struct decode *d, int first, int batch) {
                 }
             }
             if (l == 0)
-                matvec_add(bf16, w[0], H, G, h[0], batch, H, gates, G);
+                matvec_add(bf16, w[0], H, G, h[0], batch, H, gates, G, pairs);
             else
-                matvec_add(bf16, w[l], hidden[l - 1] + H, G, xh, batch, kmax, gates, G);
+                matvec_add(bf16, w[l], hidden[l - 1] + H, G, xh, batch, kmax, gates, G, pairs);
             for (int bi = 0; bi < batch; bi++)
                 lstm_update(gates + (size_t)bi * G, H, h[l] + (size_t)bi * H,
                             c[l] + (size_t)bi * H);
@@ -297,7 +384,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
             memcpy(out, b_out, sizeof(float) * depth);
         }
         matvec_add(bf16, w_out, htop, depth, h[top], batch, htop, logits + (size_t)t * depth,
-                   steps * depth);
+                   steps * depth, pairs);
         for (int bi = 0; bi < batch; bi++) {
             const float *out = logits + ((size_t)bi * steps + t) * depth;
             int offset = 0;
@@ -314,6 +401,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
     free(gates);
     free(xh);
     free(prev);
+    free(pairs);
     return 0;
 }
 
@@ -332,7 +420,8 @@ enum { MIN_ROWS = 8 }; /* fewer rows per thread do not pay for a thread */
 
 /* Returns 0, or -1 when scratch memory could not be had.
  *
- * bf16: 0 when every weight array (w0x, w[l], w_out) is fp32, 1 when they are all bf16.
+ * bf16: the mode (see matvec_add): 0, every weight array fp32; 1, all bf16; 2, all bf16 with
+ * w[l] and w_out in pair layout (gemm_dot) and the inputs of their products rounded to bf16.
  * hidden (L,): layer sizes H_l. w0x (D, 4 H_0): layer 0's weights of the one-hot input, one
  * row per token. w[l] (K_l, 4 H_l): layer l's weights of [input ; h], transposed, with
  * K_0 = H_0 (layer 0 reads its tokens through w0x) and K_l = H_{l-1} + H_l; b[l] (4 H_l) their
