@@ -125,6 +125,7 @@ def test_native_loop_is_used_only_where_it_applies():
     with torch.no_grad():
         assert native_decode.usable(z)
         assert native_decode.usable(torch.zeros(512, 4))  # fp32: every batch
+        assert not native_decode.usable(torch.zeros(0, 4))  # nothing to decode: the torch loop
         assert not native_decode.usable(z.double())
         with native_decode.exact_decoding():
             assert not native_decode.usable(z)

@@ -170,6 +170,7 @@ def usable(e: torch.Tensor) -> bool:
     bf16 copies of the weights (mode_of), in the BF16 mode up to BF16_MAX_BATCH rows."""
     if not (
         e.device.type == "cpu"
+        and e.shape[0] > 0
         and e.dtype in (torch.float32, torch.bfloat16)
         and not torch.is_grad_enabled()
         and not _EXACT.get()
