@@ -4,7 +4,6 @@ on fresh samples rather than read from the card."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import musicvae
@@ -18,6 +17,7 @@ from musicvae.inference.bundled import (
 )
 from musicvae.inference.model_dir import read_card
 from musicvae.music.midi_io import read_midi
+from tests.inference.prior_bar import assert_meets_prior_bar
 
 STEPS_PER_BAR = 16
 
@@ -61,18 +61,7 @@ def test_prior_samples_at_the_card_temperature_are_16_bar_melodies_not_noise(mod
     recommended = card["evaluation"]["realism"]["recommended_temperature"]["value"]
     assert (temperature or 0.0) == recommended
     tunes = model.sample(200, temperature=temperature, seed=11)  # other codes than the card's
-    pitches = [[n.pitch for n in tune.notes()] for tune in tunes]
-    count = np.array([len(p) for p in pitches], float)
-    span = np.array([max(p) - min(p) if p else 0 for p in pitches], float)
-    # The issue's bar, counted here from the notes: at most 5% degenerate (empty, or >= 28
-    # onsets per 2 bars = 224 in 16, with a range >= 48 semitones) and note count and pitch
-    # range within 20% of the held-out data's means.
-    degenerate = (count == 0) | ((count >= 28 * 8) & (span >= 48))
-    assert degenerate.mean() <= 0.05
-    data = card["evaluation"]["realism"]["data"]["features"]
-    for name, ours in (("note_count", count.mean()), ("pitch_range", span.mean())):
-        theirs = data[name]
-        assert abs(ours - theirs) <= 0.2 * theirs, (name, ours, theirs)
+    assert_meets_prior_bar(tunes, card, bars=16)  # 224 onsets in 16 bars
 
 
 def test_sample_command_writes_16_bar_midi(tmp_path, capsys):

@@ -12,6 +12,7 @@ import musicvae
 from musicvae.data.windows import load_windows
 from musicvae.inference.model_dir import read_card
 from tests.conftest import FIXTURES
+from tests.inference.prior_bar import assert_meets_prior_bar
 
 HELD_OUT = FIXTURES / "folk-mel2-heldout" / "windows.npz"
 
@@ -37,12 +38,4 @@ def test_prior_samples_are_melodies_not_noise(model, temperature):
     if temperature == "card":
         temperature = card["evaluation"]["realism"]["recommended_temperature"]["value"]
     tunes = model.sample(300, temperature=temperature, seed=11)  # other codes than the card's
-    pitches = [[n.pitch for n in tune.notes()] for tune in tunes]
-    count = np.array([len(p) for p in pitches], float)
-    span = np.array([max(p) - min(p) if p else 0 for p in pitches], float)
-    degenerate = (count == 0) | ((count >= 28) & (span >= 48))  # the rule for 2 bars
-    assert degenerate.mean() <= 0.05
-    data = card["evaluation"]["realism"]["data"]["features"]
-    for name, ours in (("note_count", count.mean()), ("pitch_range", span.mean())):
-        theirs = data[name]
-        assert abs(ours - theirs) <= 0.2 * theirs, (name, ours, theirs)
+    assert_meets_prior_bar(tunes, card, bars=2)
