@@ -83,7 +83,7 @@ def run_demo(
         for section, items in plan:
             cards = [{"title": title, **by_stem[stem]} for stem, _, title in items]
             sections.append({**section, "items": cards})
-            note = "" if audio else audio_note
+        note = "" if audio else audio_note
         page = write_page(
             out,
             [s for s in sections if s["items"] or s.get("text")],

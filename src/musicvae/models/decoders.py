@@ -141,8 +141,9 @@ class CoreDecoder(nn.Module):
         """Free-running decode: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D).
 
         Sampling at a temperature draws all uniforms first, (B, T, streams) from `generator`,
-        and picks each token by inverse CDF (sample_by_uniform); small fp32 batches run the
-        whole loop in C (native_decode) with the same uniforms, other cases this torch loop.
+        and picks each token by inverse CDF (sample_by_uniform). Where native_decode.usable
+        (CPU inference, the library built) the whole loop runs in C with the same uniforms;
+        elsewhere (gradients, GPUs, exact_decoding) this torch loop.
         """
         uniforms = None
         if temperature:
