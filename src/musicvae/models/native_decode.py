@@ -118,7 +118,7 @@ def _build() -> ctypes.CDLL | None:
     fn = lib.musicvae_decode
     fn.restype = ctypes.c_int
     fn.argtypes = [  # see musicvae_decode in decode.c
-        ctypes.c_int,  # bf16 (the weights' mode)
+        ctypes.c_int,  # mode (FP32, BF16, BF16_DOT)
         ctypes.c_int,  # batch
         ctypes.c_int,  # steps
         ctypes.c_int,  # layers
@@ -184,7 +184,7 @@ def _ptr(t: torch.Tensor, kind=_float_p):
     return ctypes.cast(t.data_ptr(), kind)
 
 
-FP32, BF16, BF16_DOT = 0, 1, 2  # weight modes of decode.c (musicvae_decode's `bf16`)
+FP32, BF16, BF16_DOT = 0, 1, 2  # weight modes of decode.c (musicvae_decode's `mode`)
 
 
 class PreparedWeights:

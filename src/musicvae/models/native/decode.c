@@ -1,16 +1,19 @@
-/* Free-running decoding of Magenta's categorical LSTM decoder in one C call (fp32).
+/* Free-running decoding of Magenta's categorical LSTM decoder in one C call.
  *
  * The same function as CoreDecoder.sample in decoders.py (which stays the exact torch path):
  * a stack of LSTM layers (torch gate order [i, f, g, o], forget bias folded into the bias),
  * fed the previous step's one-hot token(s) and a fixed conditioning embedding e (its layer-0
- * part and the initial state computed here too, so no torch operation runs in between); logits = W_out h_top + b_out; one token per output
- * stream, by argmax or by inverse-CDF sampling of softmax(logits / T) with pre-drawn uniforms.
- * At batch 1 a step is a few small matrix-vector products, so the whole loop in C removes the
- * per-operation dispatch that dominates a torch loop. With fp32 weights only the summation order
- * differs from torch's fp32 products (~1e-6 relative); bf16 weights (the bf16 precision) add
- * their rounding, with activations, state and sums still fp32.
+ * part and the initial state are computed here too, so no torch operation runs in between);
+ * logits = W_out h_top + b_out; one token per output stream, by argmax or by inverse-CDF
+ * sampling of softmax(logits / T) with pre-drawn uniforms. Rows are independent, so threads
+ * take disjoint blocks of them. At batch 1 a step is a few small matrix-vector products, so
+ * the whole loop in C removes the per-operation dispatch that dominates a torch loop. With
+ * fp32 weights only the summation order differs from torch's fp32 products (~1e-6 relative);
+ * the bf16 modes (the bf16 precision, see matvec_add) add bf16 rounding of the weights, and in
+ * mode 2 of the products' inputs; state and sums stay fp32.
  *
- * Built at first use by musicvae/models/native_decode.py: cc -O3 -march=native -ffast-math.
+ * Built at first use by musicvae/models/native_decode.py: cc -O3 -march=native -ffast-math
+ * -pthread.
  */
 #include <math.h>
 #include <pthread.h>
@@ -135,7 +138,8 @@ static void gemm_dot(const uint16_t *restrict W, int K, int N, const float *rest
         uint16_t *dst = (uint16_t *)(pairs + (size_t)b * P);
         int k = 0;
         for (; k + 32 <= K; k += 32) {
-            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + k + 16), _mm512_loadu_ps(row + k));
+            __m512 lo = _mm512_loadu_ps(row + k), hi = _mm512_loadu_ps(row + k + 16);
+            __m512bh v = _mm512_cvtne2ps_pbh(hi, lo); /* lo in the low half: natural order */
             _mm512_storeu_si512(dst + k, (__m512i)v);
         }
         for (; k < K; k++) {
@@ -257,7 +261,7 @@ static int choose(const float *restrict logits, int depth, float uniform, float 
 
 /* One decode's arguments (see musicvae_decode). */
 struct decode {
-    int bf16, batch, steps, layers;
+    int mode, batch, steps, layers;
     const int *hidden;
     const void *w0x;
     const void *const *w;
@@ -293,7 +297,7 @@ static int embed(const struct decode *d, int first, int batch, float *b0, float 
         memcpy(b0 + (size_t)bi * G0, d->b[0], sizeof(float) * G0);
         memcpy(flat + (size_t)bi * flat_size, d->b_init, sizeof(float) * flat_size);
     }
-    int plain = d->bf16 ? 1 : 0; /* these two are plain bf16 (or fp32) in every mode */
+    int plain = d->mode ? 1 : 0; /* these two are plain bf16 (or fp32) in every mode */
     matvec_add(plain, d->w_e, E, G0, e, batch, E, b0, G0, NULL);
     matvec_add(plain, d->w_init, E, flat_size, e, batch, E, flat, flat_size, NULL);
     for (int bi = 0; bi < batch; bi++) {
@@ -313,7 +317,7 @@ static int embed(const struct decode *d, int first, int batch, float *b0, float 
 /* Decodes rows [first, first + batch) of d: every row is independent of the others, so
  * threads can take disjoint rows with no synchronization but the final join. */
 static int decode_rows(const struct decode *d, int first, int batch) {
-    const int bf16 = d->bf16, steps = d->steps, layers = d->layers, streams = d->streams;
+    const int mode = d->mode, steps = d->steps, layers = d->layers, streams = d->streams;
     const int *hidden = d->hidden, *depths = d->depths;
     const void *w0x = d->w0x, *w_out = d->w_out;
     const void *const *w = d->w;
@@ -361,7 +365,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
                     int offset = 0;
                     for (int s = 0; s < streams; s++) {
                         int token = prev[bi * streams + s];
-                        if (token >= 0) add_row(bf16 != 0, w0x, (size_t)(offset + token), G, g);
+                        if (token >= 0) add_row(mode != 0, w0x, (size_t)(offset + token), G, g);
                         offset += depths[s];
                     }
                 } else {
@@ -372,9 +376,9 @@ static int decode_rows(const struct decode *d, int first, int batch) {
                 }
             }
             if (l == 0)
-                matvec_add(bf16, w[0], H, G, h[0], batch, H, gates, G, pairs);
+                matvec_add(mode, w[0], H, G, h[0], batch, H, gates, G, pairs);
             else
-                matvec_add(bf16, w[l], hidden[l - 1] + H, G, xh, batch, kmax, gates, G, pairs);
+                matvec_add(mode, w[l], hidden[l - 1] + H, G, xh, batch, kmax, gates, G, pairs);
             for (int bi = 0; bi < batch; bi++)
                 lstm_update(gates + (size_t)bi * G, H, h[l] + (size_t)bi * H,
                             c[l] + (size_t)bi * H);
@@ -383,7 +387,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
             float *out = logits + ((size_t)bi * steps + t) * depth;
             memcpy(out, b_out, sizeof(float) * depth);
         }
-        matvec_add(bf16, w_out, htop, depth, h[top], batch, htop, logits + (size_t)t * depth,
+        matvec_add(mode, w_out, htop, depth, h[top], batch, htop, logits + (size_t)t * depth,
                    steps * depth, pairs);
         for (int bi = 0; bi < batch; bi++) {
             const float *out = logits + ((size_t)bi * steps + t) * depth;
@@ -420,7 +424,7 @@ enum { MIN_ROWS = 8 }; /* fewer rows per thread do not pay for a thread */
 
 /* Returns 0, or -1 when scratch memory could not be had.
  *
- * bf16: the mode (see matvec_add): 0, every weight array fp32; 1, all bf16; 2, all bf16 with
+ * mode (see matvec_add): 0, every weight array fp32; 1, all bf16; 2, all bf16 with
  * w[l] and w_out in pair layout (gemm_dot) and the inputs of their products rounded to bf16.
  * hidden (L,): layer sizes H_l. w0x (D, 4 H_0): layer 0's weights of the one-hot input, one
  * row per token. w[l] (K_l, 4 H_l): layer l's weights of [input ; h], transposed, with
@@ -433,14 +437,14 @@ enum { MIN_ROWS = 8 }; /* fewer rows per thread do not pay for a thread */
  * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D). threads: at most this many
  * threads (the caller's included) take disjoint blocks of rows, at least MIN_ROWS each.
  */
-int musicvae_decode(int bf16, int batch, int steps, int layers, const int *hidden,
+int musicvae_decode(int mode, int batch, int steps, int layers, const int *hidden,
                     const void *w0x, const void *const *w, float *b0, const float *const *b,
                     const float *e, int esize, const void *w_e, const void *w_init,
                     const float *b_init, float *const *h, float *const *c, const void *w_out,
                     const float *b_out, int streams, const int *depths, const int *start,
                     const float *uniforms, float inv_temperature, int *tokens, float *logits,
                     int threads) {
-    struct decode d = {.bf16 = bf16,         .batch = batch,       .steps = steps,
+    struct decode d = {.mode = mode,         .batch = batch,       .steps = steps,
                        .layers = layers,     .hidden = hidden,     .w0x = w0x,
                        .w = w,               .b0 = b0,             .b = b,
                        .e = e,               .esize = esize,       .w_e = w_e,
