@@ -159,8 +159,8 @@ def melody_to_notes(
     padded = np.append(bounds, len(events))  # the end of the list ends the last note
     ends = padded[following]  # (N,)
     n = len(starts)
-    start_s = [int(k) * seconds_per_step for k in starts]  # as note_seq: step * seconds/step
-    end_s = [int(k) * seconds_per_step for k in ends]
+    start_s = starts * seconds_per_step  # (N,) as note_seq: step * seconds per step
+    end_s = ends * seconds_per_step  # (N,)
     # Unquantized, like note_seq's Melody.to_sequence, so it can be converted again.
     return NoteSequence(
         pitch=events[starts],
@@ -171,5 +171,5 @@ def melody_to_notes(
         is_drum=np.zeros(n, bool),
         instrument=np.full(n, instrument),
         tempos=(Tempo(0.0, qpm),),
-        total_time=end_s[-1] if n else 0.0,
+        total_time=float(end_s[-1]) if n else 0.0,
     )
