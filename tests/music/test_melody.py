@@ -33,6 +33,7 @@ from musicvae.music.melody import (
     Melody,
     clean_leading_note_offs,
     extract_melodies,
+    melodies_to_notes,
     melody_to_notes,
 )
 from musicvae.music.notes import Note, NoteSequence, Tempo, TimeSignature
@@ -381,6 +382,37 @@ def test_melody_to_notes_hand_computed_ends():
     assert _decoded(seq) == [(60, 0.125, 0.375, 80), (62, 0.375, 0.5, 80), (64, 0.875, 1.125, 80)]
     assert seq.total_time == 1.125
     assert len(melody_to_notes([NE, OFF, NE])) == 0 and melody_to_notes([]).total_time == 0.0
+
+
+def _to_sequence_loop(events, seconds_per_step):
+    """note_seq's Melody.to_sequence written as its loop: (pitch, start s, end s) per note."""
+    notes, held, seen = [], None, False
+    for step, event in enumerate(events):
+        if event >= 0 or (event == OFF and seen):
+            if held is not None:
+                notes.append((held[0], held[1], step * seconds_per_step))
+                held = None
+        if event >= 0:
+            held, seen = (event, step * seconds_per_step), True
+    if held is not None:
+        notes.append((held[0], held[1], len(events) * seconds_per_step))
+    return notes
+
+
+def test_melodies_to_notes_matches_the_step_loop_on_random_batches():
+    rng = np.random.default_rng(7)
+    for steps, qpm, spq in [(32, 120.0, 4), (1, 90.0, 4), (256, 77.0, 3)]:
+        # mostly NO_EVENT, some NOTE_OFFs and note-ons, and some rows with no note at all
+        events = rng.choice([NE, NE, NE, OFF, 60, 64, 71], size=(50, steps))
+        events[:5] = NE
+        seqs = melodies_to_notes(events, steps_per_quarter=spq, qpm=qpm)
+        assert len(seqs) == 50
+        for row, seq in zip(events, seqs, strict=True):
+            got = list(zip(seq.pitch.tolist(), seq.start.tolist(), seq.end.tolist(), strict=True))
+            assert got == _to_sequence_loop(row.tolist(), 60.0 / qpm / spq)
+            assert seq.total_time == (got[-1][2] if got else 0.0)
+            assert seq.tempos[0].qpm == qpm and (seq.velocity == 80).all()
+    assert melodies_to_notes(np.zeros((0, 32), int)) == []
 
 
 def test_decoded_melody_re_encodes_to_the_same_window():

@@ -212,7 +212,8 @@ class TrainedModel:
         with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
             for start in range(0, batch, self.batch_size):
                 parts.append(run(slice(start, min(start + self.batch_size, batch))))
-        return tuple(torch.cat(p).float().cpu().numpy() for p in zip(*parts, strict=True))
+        stacked = (p[0] if len(p) == 1 else torch.cat(p) for p in zip(*parts, strict=True))
+        return tuple(t.float().cpu().numpy() for t in stacked)  # one chunk: no copy
 
     def _tensor(self, array: np.ndarray, rows: slice) -> torch.Tensor:
         return torch.from_numpy(array[rows]).to(self.device)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from musicvae.music.events import EventTrack
-from musicvae.music.notes import DEFAULT_QPM, NoteSequence, Tempo
+from musicvae.music.notes import DEFAULT_QPM, NoteSequence, Tempo, TimeSignature
 
 NOTE_OFF = -1
 NO_EVENT = -2
@@ -149,27 +149,64 @@ def melody_to_notes(
 ) -> NoteSequence:
     """note_seq Melody.to_sequence: events (T,) -> notes; the end of the list ends a held note.
 
-    A note starts at each note-on and ends at the next note-on or NOTE_OFF, or at the end
-    (note_seq's loop, done with array operations: decoding returns many melodies at once)."""
-    events = clean_leading_note_offs(np.asarray(events, dtype=np.int64))  # (T,)
+    A note starts at each note-on and ends at the next note-on or NOTE_OFF, or at the end."""
+    row = np.asarray(events, dtype=np.int64).reshape(1, -1)  # (1, T)
+    return melodies_to_notes(
+        row,
+        steps_per_quarter=steps_per_quarter,
+        qpm=qpm,
+        velocity=velocity,
+        program=program,
+        instrument=instrument,
+    )[0]
+
+
+def melodies_to_notes(
+    events: np.ndarray,
+    *,
+    steps_per_quarter: int = 4,
+    qpm: float = DEFAULT_QPM,
+    velocity: int = 80,
+    program: int = 0,
+    instrument: int = 0,
+    time_signatures: tuple[TimeSignature, ...] = (),
+) -> list[NoteSequence]:
+    """melody_to_notes of every row of events (N, T) at once, with array operations over the
+    whole batch (decoding returns many melodies together); `time_signatures` marks each."""
+    events = clean_leading_note_offs(np.asarray(events, dtype=np.int64))  # (N, T)
+    n_rows, steps = events.shape
+    if n_rows == 0:
+        return []
     seconds_per_step = 60.0 / qpm / steps_per_quarter
-    starts = np.flatnonzero(events >= 0)  # (N,) note-on steps
-    bounds = np.flatnonzero((events >= 0) | (events == NOTE_OFF))  # steps that end a held note
-    following = np.searchsorted(bounds, starts, side="right")  # (N,) the next bound's index
-    padded = np.append(bounds, len(events))  # the end of the list ends the last note
-    ends = padded[following]  # (N,)
-    n = len(starts)
-    start_s = starts * seconds_per_step  # (N,) as note_seq: step * seconds per step
-    end_s = ends * seconds_per_step  # (N,)
-    # Unquantized, like note_seq's Melody.to_sequence, so it can be converted again.
-    return NoteSequence(
-        pitch=events[starts],
-        velocity=np.full(n, velocity),
-        start=start_s,
-        end=end_s,
-        program=np.full(n, program),
-        is_drum=np.zeros(n, bool),
-        instrument=np.full(n, instrument),
-        tempos=(Tempo(0.0, qpm),),
-        total_time=float(end_s[-1]) if n else 0.0,
-    )
+    bound = (events >= 0) | (events == NOTE_OFF)  # (N, T) steps that end a held note
+    # next_bound[r, t]: the first bound step > t in row r, or T (the end of the list).
+    at = np.where(bound, np.arange(steps), steps)  # (N, T)
+    after = np.full((n_rows, steps + 1), steps, dtype=np.int64)  # (N, T + 1)
+    after[:, :steps] = np.minimum.accumulate(at[:, ::-1], axis=1)[:, ::-1]
+    rows, starts = np.nonzero(events >= 0)  # (M,) each, row-major: by row, then by step
+    ends = after[rows, starts + 1]  # (M,)
+    pitch = events[rows, starts].astype(np.int16)  # (M,)
+    start_s = starts * seconds_per_step  # (M,) as note_seq: step * seconds per step
+    end_s = ends * seconds_per_step  # (M,)
+    splits = np.cumsum(np.bincount(rows, minlength=n_rows))[:-1]  # row boundaries in M
+    tempos = (Tempo(0.0, qpm),)
+    out = []
+    columns = (np.split(pitch, splits), np.split(start_s, splits), np.split(end_s, splits))
+    for p, s, e in zip(*columns, strict=True):
+        n = len(p)
+        # Unquantized, like note_seq's Melody.to_sequence, so it can be converted again.
+        out.append(
+            NoteSequence(
+                pitch=p,
+                velocity=np.full(n, velocity, dtype=np.int16),
+                start=s,
+                end=e,
+                program=np.full(n, program, dtype=np.int16),
+                is_drum=np.zeros(n, bool),
+                instrument=np.full(n, instrument, dtype=np.int32),
+                tempos=tempos,
+                time_signatures=time_signatures,
+                total_time=float(e[-1]) if n else 0.0,
+            )
+        )
+    return out

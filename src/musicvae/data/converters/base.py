@@ -221,9 +221,14 @@ def check_qpm(qpm: float | None) -> float:
     return value
 
 
+def meter(quarters_per_bar: int) -> tuple[TimeSignature]:
+    """The time signature of a decoded sequence (4/4 for every MusicVAE config), at time 0."""
+    return (TimeSignature(0.0, quarters_per_bar, 4),)
+
+
 def with_meter(seq: NoteSequence, quarters_per_bar: int) -> NoteSequence:
-    """A decoded sequence marked with its meter (4/4 for every MusicVAE config) at time 0."""
-    return seq.replace(time_signatures=(TimeSignature(0.0, quarters_per_bar, 4),))
+    """A decoded sequence marked with its meter."""
+    return seq.replace(time_signatures=meter(quarters_per_bar))
 
 
 def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:

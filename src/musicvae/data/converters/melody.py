@@ -14,10 +14,10 @@ from musicvae.data.converters.base import (
     ConverterTensors,
     WindowConverter,
     check_qpm,
+    meter,
     one_hot,
     slice_tracks,
     unique_rows,
-    with_meter,
 )
 from musicvae.music import sequences
 from musicvae.music.melody import (
@@ -25,7 +25,7 @@ from musicvae.music.melody import (
     Melody,
     clean_leading_note_offs,
     extract_melodies,
-    melody_to_notes,
+    melodies_to_notes,
 )
 from musicvae.music.notes import NoteSequence
 
@@ -150,17 +150,13 @@ class MelodyConverter(WindowConverter):
     def from_tensors(self, samples, qpm: float | None = None) -> list[NoteSequence]:
         """(N, T, depth) one-hot or logits -> one NoteSequence per sample: velocity 80, tempo
         `qpm` (default 120, Magenta's), a 4/4 time signature."""
-        indices = np.argmax(np.asarray(samples), axis=-1)
-        qpm = check_qpm(qpm)
-        return [
-            with_meter(
-                melody_to_notes(
-                    self.decode_indices(row), steps_per_quarter=self.steps_per_quarter, qpm=qpm
-                ),
-                self.quarters_per_bar,
-            )
-            for row in indices
-        ]
+        indices = np.argmax(np.asarray(samples), axis=-1)  # (N, T)
+        return melodies_to_notes(
+            self.decode_indices(indices),
+            steps_per_quarter=self.steps_per_quarter,
+            qpm=check_qpm(qpm),
+            time_signatures=meter(self.quarters_per_bar),
+        )
 
 
 def random_transpose_tokens(

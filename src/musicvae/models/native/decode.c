@@ -6,14 +6,16 @@
  * part and the initial state are computed here too, so no torch operation runs in between);
  * logits = W_out h_top + b_out; one token per output stream, by argmax or by inverse-CDF
  * sampling of softmax(logits / T) with pre-drawn uniforms. Rows are independent, so threads
- * take disjoint blocks of them. At batch 1 a step is a few small matrix-vector products, so
- * the whole loop in C removes the per-operation dispatch that dominates a torch loop. With
- * fp32 weights only the summation order differs from torch's fp32 products (~1e-6 relative);
+ * take blocks of them (decode_rows); below 16 rows threads split each step's units instead
+ * (decode_split). Threads are OpenMP's, torch's own pool where the build shares torch's
+ * libgomp; pthreads in a build without OpenMP. At batch 1 a step is a few small matrix-vector
+ * products, so the whole loop in C removes the per-operation dispatch that dominates a torch
+ * loop. With fp32 weights only the summation order differs from torch's fp32 products (~1e-6 relative);
  * the bf16 modes (the bf16 precision, see matvec_add) add bf16 rounding of the weights, and in
  * mode 2 of the products' inputs; state and sums stay fp32.
  *
  * Built at first use by musicvae/models/native_decode.py: cc -O3 -march=native -ffast-math
- * -pthread.
+ * -pthread -fopenmp (or without -fopenmp or -march=native, see TRIES there).
  */
 #include <math.h>
 #include <pthread.h>
@@ -33,8 +35,8 @@ static inline float from_bf16(uint16_t w) {
     return f;
 }
 
-/* out[b, :N] += x[b, :K] @ W[:K, :N] for b < batch, W row-major (K, N): the products of a
- * step, vectorized along the outputs (one weight row serves every batch row, no horizontal
+/* out[b, n0:n1] += x[b, :K] @ W[:K, n0:n1] for b < batch, W row-major (K, N): the products of a
+ * step (a thread's columns of them where threads split a step, decode_split), vectorized along the outputs (one weight row serves every batch row, no horizontal
  * sums). With AVX-512 (BW, VL), 4 batch rows x 64 outputs are kept in 16 registers while K
  * streams by; elsewhere plain loops of the same order, which compilers vectorize. */
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
@@ -49,11 +51,12 @@ static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
 static inline __mmask16 lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1; }
 
 #define DEFINE_GEMM(NAME, WTYPE, LOAD)                                                          \
-    static void NAME(const WTYPE *restrict W, int K, int N, const float *restrict x,           \
-                     int batch, int xstride, float *restrict out, int ostride) {               \
-        for (int j = 0; j < N; j += 64) {                                                       \
-            __mmask16 m0 = lanes(N - j), m1 = lanes(N - j - 16), m2 = lanes(N - j - 32),        \
-                      m3 = lanes(N - j - 48);                                                   \
+    static void NAME(const WTYPE *restrict W, int K, int N, int n0, int n1,                    \
+                     const float *restrict x, int batch, int xstride, float *restrict out,     \
+                     int ostride) {                                                            \
+        for (int j = n0; j < n1; j += 64) {                                                     \
+            __mmask16 m0 = lanes(n1 - j), m1 = lanes(n1 - j - 16), m2 = lanes(n1 - j - 32),     \
+                      m3 = lanes(n1 - j - 48);                                                  \
             int b = 0;                                                                          \
             for (; b + 4 <= batch; b += 4) {                                                    \
                 __m512 a[4][4];                                                                 \
@@ -81,37 +84,42 @@ static inline __mmask16 lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1
                     }                                                                           \
                 }                                                                               \
             }                                                                                   \
-            for (; b < batch; b++) {                                                            \
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                     \
-                const float *x0 = x + (size_t)b * xstride;                                      \
+        }                                                                                       \
+        /* rows left over: 128 outputs at a time, 8 independent sums to hide FMA latency */    \
+        for (int b = batch / 4 * 4; b < batch; b++) {                                           \
+            const float *x0 = x + (size_t)b * xstride;                                          \
+            float *o = out + (size_t)b * ostride;                                               \
+            for (int j = n0; j < n1; j += 128) {                                                \
+                __mmask16 m[8];                                                                 \
+                __m512 a[8];                                                                    \
+                for (int q = 0; q < 8; q++) {                                                   \
+                    m[q] = lanes(n1 - j - 16 * q);                                              \
+                    a[q] = _mm512_setzero_ps();                                                 \
+                }                                                                               \
                 for (int k = 0; k < K; k++) {                                                   \
                     const WTYPE *row = W + (size_t)k * N + j;                                   \
                     __m512 v = _mm512_set1_ps(x0[k]);                                           \
-                    a0 = _mm512_fmadd_ps(v, LOAD(row, m0), a0);                                 \
-                    a1 = _mm512_fmadd_ps(v, LOAD(row + 16, m1), a1);                            \
-                    a2 = _mm512_fmadd_ps(v, LOAD(row + 32, m2), a2);                            \
-                    a3 = _mm512_fmadd_ps(v, LOAD(row + 48, m3), a3);                            \
+                    for (int q = 0; q < 8; q++)                                                 \
+                        a[q] = _mm512_fmadd_ps(v, LOAD(row + 16 * q, m[q]), a[q]);              \
                 }                                                                               \
-                float *o = out + (size_t)b * ostride + j;                                       \
-                __m512 acc[4] = {a0, a1, a2, a3};                                               \
-                __mmask16 mq[4] = {m0, m1, m2, m3};                                             \
-                for (int q = 0; q < 4; q++) {                                                   \
-                    __m512 cur = _mm512_maskz_loadu_ps(mq[q], o + 16 * q);                      \
-                    _mm512_mask_storeu_ps(o + 16 * q, mq[q], _mm512_add_ps(cur, acc[q]));       \
+                for (int q = 0; q < 8; q++) {                                                   \
+                    __m512 cur = _mm512_maskz_loadu_ps(m[q], o + j + 16 * q);                   \
+                    _mm512_mask_storeu_ps(o + j + 16 * q, m[q], _mm512_add_ps(cur, a[q]));      \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
     }
 #else
 #define DEFINE_GEMM(NAME, WTYPE, LOAD_UNUSED)                                                   \
-    static void NAME(const WTYPE *restrict W, int K, int N, const float *restrict x,           \
-                     int batch, int xstride, float *restrict out, int ostride) {               \
+    static void NAME(const WTYPE *restrict W, int K, int N, int n0, int n1,                    \
+                     const float *restrict x, int batch, int xstride, float *restrict out,     \
+                     int ostride) {                                                            \
         for (int b = 0; b < batch; b++) {                                                       \
             float *o = out + (size_t)b * ostride;                                               \
             for (int k = 0; k < K; k++) {                                                       \
                 float v = x[(size_t)b * xstride + k];                                           \
                 const WTYPE *row = W + (size_t)k * N;                                           \
-                for (int n = 0; n < N; n++) o[n] += v * WEIGHT_##WTYPE(row[n]);                 \
+                for (int n = n0; n < n1; n++) o[n] += v * WEIGHT_##WTYPE(row[n]);               \
             }                                                                                   \
         }                                                                                       \
     }
@@ -130,8 +138,9 @@ enum { HAVE_BF16_DOT = 1 };
  * two inputs by the two weights of 16 outputs and adds both products to fp32 sums: twice the
  * multiply-adds of an fp32 FMA per instruction. `pairs` (batch, ceil(K/2)): scratch for the
  * inputs rounded to bf16. */
-static void gemm_dot(const uint16_t *restrict W, int K, int N, const float *restrict x, int batch,
-                     int xstride, float *restrict out, int ostride, uint32_t *restrict pairs) {
+static void gemm_dot(const uint16_t *restrict W, int K, int N, int n0, int n1,
+                     const float *restrict x, int batch, int xstride, float *restrict out,
+                     int ostride, uint32_t *restrict pairs) {
     const int P = (K + 1) / 2;
     for (int b = 0; b < batch; b++) { /* inputs -> bf16, in order: pair p = (x[2p], x[2p+1]) */
         const float *row = x + (size_t)b * xstride;
@@ -149,8 +158,8 @@ static void gemm_dot(const uint16_t *restrict W, int K, int N, const float *rest
         }
         if (K % 2) dst[K] = 0;
     }
-    for (int j = 0; j < N; j += 64) {
-        __mmask16 m[4] = {lanes(N - j), lanes(N - j - 16), lanes(N - j - 32), lanes(N - j - 48)};
+    for (int j = n0; j < n1; j += 64) {
+        __mmask16 m[4] = {lanes(n1 - j), lanes(n1 - j - 16), lanes(n1 - j - 32), lanes(n1 - j - 48)};
         int b = 0;
         for (; b + 4 <= batch; b += 4) {
             __m512 a[4][4];
@@ -201,35 +210,43 @@ int musicvae_bf16_dot(void) { return HAVE_BF16_DOT; }
 
 /* mode 0: fp32 weights; 1: bf16 weights, fp32 inputs and sums; 2: bf16 weights in pair
  * layout, inputs rounded to bf16, fp32 sums (gemm_dot; `pairs` is its scratch). */
-static void matvec_add(int mode, const void *W, int K, int N, const float *x, int batch,
-                       int xstride, float *out, int ostride, uint32_t *pairs) {
+static void matvec_cols(int mode, const void *W, int K, int N, int n0, int n1, const float *x,
+                        int batch, int xstride, float *out, int ostride, uint32_t *pairs) {
 #if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
     if (mode == 2) {
-        gemm_dot(W, K, N, x, batch, xstride, out, ostride, pairs);
+        gemm_dot(W, K, N, n0, n1, x, batch, xstride, out, ostride, pairs);
         return;
     }
 #endif
     (void)pairs;
     if (mode)
-        gemm_bf16(W, K, N, x, batch, xstride, out, ostride);
+        gemm_bf16(W, K, N, n0, n1, x, batch, xstride, out, ostride);
     else
-        gemm_f32(W, K, N, x, batch, xstride, out, ostride);
+        gemm_f32(W, K, N, n0, n1, x, batch, xstride, out, ostride);
 }
 
-/* out (n) += row r of W (rows of n elements). */
-static void add_row(int bf16, const void *W, size_t r, int n, float *out) {
+/* Every column: out[b, :N] += x[b, :K] @ W. */
+static void matvec_add(int mode, const void *W, int K, int N, const float *x, int batch,
+                       int xstride, float *out, int ostride, uint32_t *pairs) {
+    matvec_cols(mode, W, K, N, 0, N, x, batch, xstride, out, ostride, pairs);
+}
+
+/* out[k] += W[r, k] for k in [lo, hi) (rows of n elements). */
+static void add_row(int bf16, const void *W, size_t r, int n, int lo, int hi, float *out) {
     if (bf16) {
         const uint16_t *row = (const uint16_t *)W + r * n;
-        for (int k = 0; k < n; k++) out[k] += from_bf16(row[k]);
+        for (int k = lo; k < hi; k++) out[k] += from_bf16(row[k]);
     } else {
         const float *row = (const float *)W + r * n;
-        for (int k = 0; k < n; k++) out[k] += row[k];
+        for (int k = lo; k < hi; k++) out[k] += row[k];
     }
 }
 
-/* gates (4H) pre-activations -> c (H) and h (H) updated in place. */
-static void lstm_update(const float *restrict g, int H, float *restrict h, float *restrict c) {
-    for (int k = 0; k < H; k++) {
+/* gates (4H) pre-activations -> units [lo, hi) of c (H, in place) and of h (H): the new h may
+ * go to another buffer than the old (decode_split), it is not read here. */
+static void lstm_update(const float *restrict g, int H, int lo, int hi, float *restrict h,
+                        float *restrict c) {
+    for (int k = lo; k < hi; k++) {
         float i = sigmoidf(g[k]), f = sigmoidf(g[H + k]);
         float u = tanhf(g[2 * H + k]), o = sigmoidf(g[3 * H + k]);
         c[k] = f * c[k] + i * u;
@@ -283,6 +300,20 @@ struct decode {
     float *logits;
 };
 
+/* Row r's tokens at step t from its logits `out` (D) into prev (S); the `owner` of the row
+ * also writes them to d->tokens, and the logits to d->logits unless they are there already. */
+static void pick(const struct decode *d, int r, int t, const float *out, int *prev, int owner) {
+    int offset = 0;
+    for (int s = 0; s < d->streams; offset += d->depths[s], s++) {
+        size_t at = ((size_t)r * d->steps + t) * d->streams + s;
+        float u = d->uniforms ? d->uniforms[at] : -1.0f;
+        prev[s] = choose(out + offset, d->depths[s], u, d->inv_temperature);
+        if (owner) d->tokens[at] = prev[s];
+    }
+    float *dest = d->logits + ((size_t)r * d->steps + t) * offset;
+    if (owner && dest != out) memcpy(dest, out, sizeof(float) * offset);
+}
+
 /* From the embedding rows e[first, first + batch): layer 0's fixed input part b0 = e W_e +
  * b[0] and the initial state tanh(e W_init + b_init), laid out [c_0, h_0, c_1, h_1, ...] as
  * Magenta's z_to_initial_state (lstm_utils.initial_cell_state_from_embedding). */
@@ -323,7 +354,6 @@ static int decode_rows(const struct decode *d, int first, int batch) {
     const void *const *w = d->w;
     const float *const *b = d->b;
     const float *b_out = d->b_out;
-    const float inv_temperature = d->inv_temperature;
     float *h[layers], *c[layers];
     for (int l = 0; l < layers; l++) {
         h[l] = d->h[l] + (size_t)first * hidden[l];
@@ -332,8 +362,6 @@ static int decode_rows(const struct decode *d, int first, int batch) {
     float *b0 = d->b0 + (size_t)first * 4 * hidden[0];
     if (embed(d, first, batch, b0, h, c)) return -1;
     const int *start = d->start + (size_t)first * streams;
-    const float *uniforms = d->uniforms ? d->uniforms + (size_t)first * steps * streams : NULL;
-    int *tokens = d->tokens + (size_t)first * steps * streams;
     int depth = 0, hmax = 0, kmax = 0;
     for (int s = 0; s < streams; s++) depth += depths[s];
     for (int l = 0; l < layers; l++) {
@@ -365,7 +393,8 @@ static int decode_rows(const struct decode *d, int first, int batch) {
                     int offset = 0;
                     for (int s = 0; s < streams; s++) {
                         int token = prev[bi * streams + s];
-                        if (token >= 0) add_row(mode != 0, w0x, (size_t)(offset + token), G, g);
+                        if (token >= 0)
+                            add_row(mode != 0, w0x, (size_t)(offset + token), G, 0, G, g);
                         offset += depths[s];
                     }
                 } else {
@@ -380,7 +409,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
             else
                 matvec_add(mode, w[l], hidden[l - 1] + H, G, xh, batch, kmax, gates, G, pairs);
             for (int bi = 0; bi < batch; bi++)
-                lstm_update(gates + (size_t)bi * G, H, h[l] + (size_t)bi * H,
+                lstm_update(gates + (size_t)bi * G, H, 0, H, h[l] + (size_t)bi * H,
                             c[l] + (size_t)bi * H);
         }
         for (int bi = 0; bi < batch; bi++) {
@@ -389,18 +418,9 @@ static int decode_rows(const struct decode *d, int first, int batch) {
         }
         matvec_add(mode, w_out, htop, depth, h[top], batch, htop, logits + (size_t)t * depth,
                    steps * depth, pairs);
-        for (int bi = 0; bi < batch; bi++) {
-            const float *out = logits + ((size_t)bi * steps + t) * depth;
-            int offset = 0;
-            for (int s = 0; s < streams; s++) {
-                size_t at = ((size_t)bi * steps + t) * streams + s;
-                float u = uniforms ? uniforms[at] : -1.0f;
-                int token = choose(out + offset, depths[s], u, inv_temperature);
-                tokens[at] = token;
-                prev[bi * streams + s] = token;
-                offset += depths[s];
-            }
-        }
+        for (int bi = 0; bi < batch; bi++)
+            pick(d, first + bi, t, logits + ((size_t)bi * steps + t) * depth,
+                 prev + (size_t)bi * streams, 1);
     }
     free(gates);
     free(xh);
@@ -409,18 +429,135 @@ static int decode_rows(const struct decode *d, int first, int batch) {
     return 0;
 }
 
-struct job {
-    const struct decode *d;
-    int first, batch, status;
-};
+enum { MIN_ROWS = 8, BLOCK_ROWS = 16 }; /* rows per block of work (whole 4-row groups) */
 
-static void *run_job(void *arg) {
-    struct job *j = arg;
-    j->status = decode_rows(j->d, j->first, j->batch);
-    return NULL;
+#ifdef _OPENMP
+#include <omp.h>
+
+/* Units [lo, hi) of a layer of H units for thread `me` of n: multiples of 16 (whole vectors of
+ * the LSTM update, so a unit takes the same arithmetic whatever the thread count). */
+static void own_units(int H, int me, int n, int *lo, int *hi) {
+    int chunk = ((H + n - 1) / n + 15) / 16 * 16;
+    *lo = me * chunk < H ? me * chunk : H;
+    *hi = *lo + chunk < H ? *lo + chunk : H;
 }
 
-enum { MIN_ROWS = 8 }; /* fewer rows per thread do not pay for a thread */
+/* Decodes every row of d (a batch too small to split by rows) with threads splitting each
+ * step's units instead: a thread computes its units' gates (its columns of every gate block)
+ * and updates them, so each thread reads 1/n of a step's weights, which then stay in its own
+ * cache. Each layer's new h goes to the other of two buffers, and a barrier follows each
+ * layer; every thread computes the (small) output layer and picks the same tokens. The
+ * arithmetic of each unit and logit is the same as decode_rows', so are the results. */
+static int decode_split(const struct decode *d, int threads) {
+    const int batch = d->batch, steps = d->steps, layers = d->layers, streams = d->streams;
+    const int mode = d->mode, *hidden = d->hidden, *depths = d->depths;
+    int depth = 0, hmax = 0, kmax = 0, status = 0;
+    for (int s = 0; s < streams; s++) depth += depths[s];
+    for (int l = 0; l < layers; l++) {
+        if (hidden[l] > hmax) hmax = hidden[l];
+        int k = l == 0 ? hidden[0] : hidden[l - 1] + hidden[l];
+        if (k > kmax) kmax = k;
+    }
+    float *h[layers][2]; /* [l][t % 2]: h_l before step t; buffer 0 is the caller's */
+    float *const *c = d->c;
+    for (int l = 0; l < layers; l++) h[l][0] = d->h[l];
+    if (embed(d, 0, batch, d->b0, (float **)d->h, (float **)d->c)) return -1;
+    /* per thread: gates (B, 4 Hmax), xh (B, Kmax), logits (B, D), pairs, prev tokens (B, S) */
+    const size_t per = (size_t)batch * (4 * hmax + kmax + depth + kmax / 2 + 1 + streams);
+    float *shared = malloc(sizeof(float) * (size_t)batch * hmax * layers);
+    float *scratch = malloc(sizeof(float) * per * threads);
+    if (!shared || !scratch) {
+        free(shared);
+        free(scratch);
+        return -1;
+    }
+    for (int l = 0; l < layers; l++) h[l][1] = shared + (size_t)l * batch * hmax;
+#pragma omp parallel num_threads(threads)
+    {
+        const int me = omp_get_thread_num(), n = omp_get_num_threads();
+        float *gates = scratch + per * me, *xh = gates + (size_t)batch * 4 * hmax;
+        float *lg = xh + (size_t)batch * kmax;
+        uint32_t *pairs = (uint32_t *)(lg + (size_t)batch * depth);
+        int *prev = (int *)(pairs + (size_t)batch * (kmax / 2 + 1));
+        memcpy(prev, d->start, sizeof(int) * (size_t)batch * streams);
+        for (int t = 0; t < steps; t++) {
+            for (int l = 0; l < layers; l++) {
+                const int H = hidden[l], G = 4 * H, K = l == 0 ? H : hidden[l - 1] + H;
+                const float *old = h[l][t % 2];
+                float *new = h[l][(t + 1) % 2];
+                int lo, hi;
+                own_units(H, me, n, &lo, &hi);
+                for (int bi = 0; bi < batch; bi++) {
+                    float *g = gates + (size_t)bi * G, *v = xh + (size_t)bi * kmax;
+                    const float *bias = l == 0 ? d->b0 + (size_t)bi * G : d->b[l];
+                    for (int q = 0; q < 4; q++)
+                        memcpy(g + q * H + lo, bias + q * H + lo, sizeof(float) * (hi - lo));
+                    if (l == 0) {
+                        for (int s = 0, offset = 0; s < streams; offset += depths[s], s++) {
+                            int token = prev[bi * streams + s];
+                            if (token < 0) continue;
+                            for (int q = 0; q < 4; q++)
+                                add_row(mode != 0, d->w0x, (size_t)(offset + token), G,
+                                        q * H + lo, q * H + hi, g);
+                        }
+                        memcpy(v, old + (size_t)bi * H, sizeof(float) * H);
+                    } else {
+                        const int P = hidden[l - 1];
+                        memcpy(v, h[l - 1][(t + 1) % 2] + (size_t)bi * P, sizeof(float) * P);
+                        memcpy(v + P, old + (size_t)bi * H, sizeof(float) * H);
+                    }
+                }
+                for (int q = 0; q < 4; q++)
+                    matvec_cols(mode, d->w[l], K, G, q * H + lo, q * H + hi, xh, batch, kmax,
+                                gates, G, pairs);
+                for (int bi = 0; bi < batch; bi++)
+                    lstm_update(gates + (size_t)bi * G, H, lo, hi, new + (size_t)bi * H,
+                                c[l] + (size_t)bi * H);
+#pragma omp barrier
+            }
+            const int top = layers - 1, htop = hidden[top];
+            for (int bi = 0; bi < batch; bi++)
+                memcpy(lg + (size_t)bi * depth, d->b_out, sizeof(float) * depth);
+            matvec_add(mode, d->w_out, htop, depth, h[top][(t + 1) % 2], batch, htop, lg, depth,
+                       pairs);
+            for (int bi = 0; bi < batch; bi++)
+                pick(d, bi, t, lg + (size_t)bi * depth, prev + (size_t)bi * streams, me == 0);
+        }
+    }
+    /* the final state where the caller's buffers are (decode_rows leaves it there too) */
+    if (steps % 2)
+        for (int l = 0; l < layers; l++)
+            memcpy(d->h[l], h[l][1], sizeof(float) * (size_t)batch * hidden[l]);
+    free(shared);
+    free(scratch);
+    return status;
+}
+#endif
+
+#ifndef _OPENMP
+struct job {
+    const struct decode *d;
+    int blocks, per, next, status;
+    pthread_mutex_t lock;
+};
+
+/* Takes blocks of rows until none is left (the caller's thread and the helpers alike). */
+static void *run_blocks(void *arg) {
+    struct job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        int k = j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (k >= j->blocks) return NULL;
+        int first = k * j->per, rows = j->d->batch - first < j->per ? j->d->batch - first : j->per;
+        if (decode_rows(j->d, first, rows)) {
+            pthread_mutex_lock(&j->lock);
+            j->status = -1;
+            pthread_mutex_unlock(&j->lock);
+        }
+    }
+}
+#endif
 
 /* Returns 0, or -1 when scratch memory could not be had.
  *
@@ -435,7 +572,8 @@ enum { MIN_ROWS = 8 }; /* fewer rows per thread do not pay for a thread */
  * w_out (H_top, D), b_out (D). depths (S,): the streams' sizes (sum D). start (B, S): the
  * tokens before the first step (-1: none, zeros as input). uniforms (B, T, S) in [0, 1), or
  * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D). threads: at most this many
- * threads (the caller's included) take disjoint blocks of rows, at least MIN_ROWS each.
+ * threads (the caller's included) take blocks of rows (at least MIN_ROWS each), or below
+ * 2 MIN_ROWS rows split each step's units (OpenMP builds). The results do not depend on it.
  */
 int musicvae_decode(int mode, int batch, int steps, int layers, const int *hidden,
                     const void *w0x, const void *const *w, float *b0, const float *const *b,
@@ -453,25 +591,41 @@ int musicvae_decode(int mode, int batch, int steps, int layers, const int *hidde
                        .streams = streams,   .depths = depths,     .start = start,
                        .uniforms = uniforms, .inv_temperature = inv_temperature,
                        .tokens = tokens,     .logits = logits};
+#ifdef _OPENMP
+    if (threads > 1 && batch < 2 * MIN_ROWS) return decode_split(&d, threads);
+#endif
     if (threads > batch / MIN_ROWS) threads = batch / MIN_ROWS;
     if (threads <= 1) return decode_rows(&d, 0, batch);
+    /* Blocks of BLOCK_ROWS rows (at least 4 blocks per thread at large batches would cost
+     * weight reads: each block streams every step's weights once), taken dynamically, so a
+     * thread that starts late (a busy core) does fewer. */
     int per = (batch + threads - 1) / threads;
-    per = (per + 3) / 4 * 4; /* whole 4-row blocks for the products */
-    struct job jobs[threads];
+    if (per > BLOCK_ROWS) per = BLOCK_ROWS;
+    per = (per + 3) / 4 * 4;
+    const int blocks = (batch + per - 1) / per;
+    int status = 0;
+#ifdef _OPENMP
+    /* torch's own OpenMP pool where this library shares torch's libgomp (it is loaded after
+     * torch, and the loader reuses the loaded libgomp.so.1): its workers are awake, or
+     * spinning, right after torch's last parallel operation, where a new thread would have
+     * to wait for the core they spin on. */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(| : status)
+    for (int k = 0; k < blocks; k++) {
+        int first = k * per;
+        status |= decode_rows(&d, first, batch - first < per ? batch - first : per);
+    }
+#else
+    struct job job = {.d = &d, .blocks = blocks, .per = per, .next = 0, .status = 0};
+    pthread_mutex_init(&job.lock, NULL);
     pthread_t ids[threads];
     int started[threads];
-    int n = 0;
-    for (int first = 0; first < batch; first += per, n++)
-        jobs[n] = (struct job){&d, first, batch - first < per ? batch - first : per, 0};
-    for (int k = 1; k < n; k++) started[k] = pthread_create(&ids[k], NULL, run_job, &jobs[k]) == 0;
-    run_job(&jobs[0]);
-    int status = jobs[0].status;
-    for (int k = 1; k < n; k++) {
-        if (started[k])
-            pthread_join(ids[k], NULL);
-        else
-            run_job(&jobs[k]); /* no thread to be had: this one does the rows */
-        if (jobs[k].status) status = jobs[k].status;
-    }
-    return status;
+    for (int k = 1; k < threads; k++)
+        started[k] = pthread_create(&ids[k], NULL, run_blocks, &job) == 0;
+    run_blocks(&job); /* with no helper to be had, this thread does every block */
+    for (int k = 1; k < threads; k++)
+        if (started[k]) pthread_join(ids[k], NULL);
+    pthread_mutex_destroy(&job.lock);
+    status = job.status;
+#endif
+    return status ? -1 : 0;
 }
