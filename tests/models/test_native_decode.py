@@ -313,3 +313,41 @@ def test_bf16_modes_handle_odd_sizes(batch):
         assert end >= 1
         scale = exact[i, :end].abs().max()
         assert (logits[i, :end] - exact[i, :end]).abs().max() <= 0.03 * scale
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["debug-cat-mel_2bar", "debug-flat-trio_16bar"])
+def test_scheduled_sampling_pass_in_c_equals_the_torch_loop(name):
+    """Training's no-grad scheduled-sampling pass (CoreDecoder._scheduled_steps) runs in C with
+    the coins and uniforms the torch loop draws: the inputs it feeds and its logits are the
+    loop's. At probability 0 it feeds the teacher's inputs, at 1 its own samples (free
+    running: the same tokens CoreDecoder.sample draws from the same uniforms)."""
+    config = get_config(name)
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    for p in model.parameters():
+        p.data.mul_(3.0)
+    core = model.decoder.core
+    length, batch = config.hparams.max_seq_len, 21
+    parts = [torch.eye(d)[torch.randint(0, d, (batch, length))] for d in core.depths]
+    inputs = torch.cat(parts, -1)  # (B, T, D) one-hot per stream
+    inputs[:, 0] = 0.0  # shift_right's zero first input
+    inputs[-3:, -5:] = 0.0  # padding past shorter sequences' ends
+    e = torch.randn(batch, config.hparams.z_size)
+    for p in (0.0, 0.5, 1.0):
+        with torch.no_grad():
+            fed, logits = core._scheduled_steps(inputs, e, p, _gen(4))
+            with native_decode.exact_decoding():
+                fed_t, logits_t = core._scheduled_steps(inputs, e, p, _gen(4))
+        same = (fed == fed_t).all(-1).all(-1)  # (B,) rows fed alike throughout
+        assert same.float().mean() >= 0.95, p  # a row may part at a near-tie, as above
+        assert torch.allclose(logits[same], logits_t[same], atol=1e-4)
+        if p == 0.0:
+            assert torch.equal(fed, inputs)
+        if p == 1.0:
+            g = _gen(4)
+            torch.rand(batch, length, generator=g)  # the coins: sample draws the uniforms next
+            with torch.no_grad():
+                free, _ = core.sample(e, length, 1.0, inputs[:, 0], g)
+            own = fed[:, 1:]  # step t + 1 was fed step t's own sample
+            assert torch.equal(own, free[:, :-1])

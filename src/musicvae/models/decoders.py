@@ -11,31 +11,6 @@ from musicvae.models import native_decode
 from musicvae.models.lstm import LSTMStack, dense
 
 
-def sample_one_hot(
-    logits: torch.Tensor,
-    depths: tuple[int, ...],
-    temperature: float | None,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """(B, D) logits -> (B, D) one-hot sample per stream; temperature None or 0 = argmax."""
-    if len(depths) == 1:  # one stream: no split / concatenation
-        return _sample_stream(logits, temperature, generator)
-    parts = [_sample_stream(c, temperature, generator) for c in logits.split(depths, dim=-1)]
-    return torch.cat(parts, dim=-1)
-
-
-def _sample_stream(
-    logits: torch.Tensor, temperature: float | None, generator: torch.Generator | None
-) -> torch.Tensor:
-    """(B, D) logits of one stream -> (B, D) one-hot in logits' dtype."""
-    if not temperature:
-        index = logits.argmax(-1, keepdim=True)  # (B, 1)
-    else:
-        probs = F.softmax(logits.float() / temperature, dim=-1)
-        index = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
-    return torch.zeros_like(logits).scatter_(-1, index, 1.0)
-
-
 def sample_by_uniform(
     logits: torch.Tensor,
     depths: tuple[int, ...],
@@ -113,22 +88,43 @@ class CoreDecoder(nn.Module):
         probability: float,
         generator: torch.Generator | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The step-by-step pass of `scheduled` -> inputs fed (B, T, D), logits (B, T, D)."""
+        """The step-by-step pass of `scheduled` -> inputs fed (B, T, D), logits (B, T, D).
+
+        Draws every row's coins (B, T) and uniforms (B, T, streams) first: step t + 1 is fed
+        the row's own sample of step t (inverse CDF of the uniform, temperature 1) where its
+        coin of step t is below `probability`, else inputs[:, t + 1]. Where
+        native_decode.usable (CPU, no gradients) the loop runs in C with the same draws."""
+        batch, steps = inputs.shape[:2]
+        coins = torch.rand(batch, steps, device=e.device, generator=generator)  # (B, T)
+        uniforms = torch.rand(
+            batch, steps, len(self.depths), device=e.device, generator=generator
+        )  # (B, T, S)
+        if native_decode.usable(e):
+            own, logits = native_decode.decode(
+                self, e, steps, 1.0, inputs[:, 0], uniforms, inputs, coins, probability
+            )  # (B, T, D) each
+        else:
+            own, logits = self._scheduled_loop(inputs, e, uniforms, coins, probability)
+        take_own = coins[:, :-1, None] < probability  # (B, T - 1, 1): what step t + 1 reads
+        fed = torch.where(take_own, own[:, :-1].to(inputs.dtype), inputs[:, 1:])
+        return torch.cat([inputs[:, :1], fed], 1), logits
+
+    def _scheduled_loop(self, inputs, e, uniforms, coins, probability):
+        """_scheduled_steps' loop in torch -> own samples (B, T, D), logits (B, T, D)."""
         state = self.initial_state(e)
         const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
         weights = self.cell.step_weights(const, self.output_depth)
         x = inputs[:, 0]  # (B, D)
-        fed, logits = [x], []
+        own, logits = [], []
         for t in range(inputs.shape[1]):
             out, state = self.cell.step(x, state, weights)
             step_logits = self.projection(out)  # (B, D)
             logits.append(step_logits)
+            own.append(sample_by_uniform(step_logits.detach(), self.depths, 1.0, uniforms[:, t]))
             if t + 1 < inputs.shape[1]:
-                coin = torch.rand(e.shape[0], 1, device=e.device, generator=generator)
-                own = sample_one_hot(step_logits.detach(), self.depths, 1.0, generator)
-                x = torch.where(coin < probability, own.to(inputs.dtype), inputs[:, t + 1])
-                fed.append(x)
-        return torch.stack(fed, dim=1), torch.stack(logits, dim=1)
+                take_own = coins[:, t, None] < probability  # (B, 1)
+                x = torch.where(take_own, own[-1].to(inputs.dtype), inputs[:, t + 1])
+        return torch.stack(own, 1), torch.stack(logits, 1)
 
     def sample(
         self,

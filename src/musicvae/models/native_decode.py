@@ -152,6 +152,9 @@ def _build() -> ctypes.CDLL | None:
         _int_p,  # start
         _float_p,  # uniforms
         ctypes.c_float,  # inv_temperature
+        _int_p,  # teacher
+        _float_p,  # coins
+        ctypes.c_float,  # probability
         _int_p,  # tokens
         _float_p,  # logits
         ctypes.c_int,  # threads
@@ -266,15 +269,22 @@ def decode(
     temperature: float | None,
     start: torch.Tensor | None,
     uniforms: torch.Tensor | None,
+    teacher: torch.Tensor | None = None,
+    coins: torch.Tensor | None = None,
+    probability: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CoreDecoder.sample in one C call: e (B, E) -> samples (B, T, D) one-hot, logits (B, T, D).
 
     `start` (B, D) one-hot per stream or None (zeros); `uniforms` (B, T, S) in [0, 1) for
-    sampling at `temperature`, None for argmax. Callers check `usable(e)` first.
+    sampling at `temperature`, None for argmax. Scheduled sampling (CoreDecoder.scheduled):
+    `teacher` (B, T, D) inputs and `coins` (B, T): step t + 1 reads the row's own sample of
+    step t where coins[:, t] < probability, else teacher[:, t + 1]. Callers check `usable(e)`.
     """
     mode = mode_of(e)  # read the autocast state before leaving it
     with torch.autocast("cpu", enabled=False):
-        return _decode(core, e.float(), length, temperature, start, uniforms, mode)
+        return _decode(
+            core, e.float(), length, temperature, start, uniforms, teacher, coins, probability, mode
+        )
 
 
 def mode_of(e: torch.Tensor) -> int:
@@ -289,7 +299,15 @@ def mode_of(e: torch.Tensor) -> int:
     return BF16
 
 
-def _decode(core, e, length, temperature, start, uniforms, mode):
+def _tokens(one_hot: torch.Tensor, depths: tuple[int, ...]) -> torch.Tensor:
+    """(..., D) one-hot per stream -> (..., S) int32 token indices, -1 where a stream is zeros."""
+    parts = one_hot.split(depths, dim=-1)
+    return torch.stack([torch.where(p.amax(-1) > 0, p.argmax(-1), -1) for p in parts], -1).to(
+        torch.int32
+    )
+
+
+def _decode(core, e, length, temperature, start, uniforms, teacher, coins, probability, mode):
     lib = library()
     w = prepared(core, mode)
     batch, depth, streams = e.shape[0], core.output_depth, len(core.depths)
@@ -300,10 +318,11 @@ def _decode(core, e, length, temperature, start, uniforms, mode):
     if start is None:
         start_tokens = torch.full((batch, streams), -1, dtype=torch.int32)
     else:
-        parts = start.split(core.depths, dim=-1)
-        start_tokens = torch.stack(
-            [torch.where(p.amax(-1) > 0, p.argmax(-1), -1) for p in parts], 1
-        ).to(torch.int32)
+        start_tokens = _tokens(start, core.depths).contiguous()  # (B, S)
+    teacher_tokens = None
+    if teacher is not None:
+        teacher_tokens = _tokens(teacher, core.depths).contiguous()  # (B, T, S)
+        coins = coins.contiguous().float()  # (B, T)
     tokens = torch.empty(batch, length, streams, dtype=torch.int32)
     logits = torch.empty(batch, length, depth)
     if uniforms is not None:
@@ -321,6 +340,8 @@ def _decode(core, e, length, temperature, start, uniforms, mode):
         w.w_out.data_ptr(), _ptr(w.b_out),
         streams, _ptr(w.depths, _int_p), _ptr(start_tokens, _int_p),
         _ptr(uniforms) if uniforms is not None else None, inv_t,
+        _ptr(teacher_tokens, _int_p) if teacher_tokens is not None else None,
+        _ptr(coins) if teacher_tokens is not None else None, float(probability),
         _ptr(tokens, _int_p), _ptr(logits), torch.get_num_threads(),
     )  # fmt: skip
     if status != 0:

@@ -296,22 +296,30 @@ struct decode {
     const int *start;
     const float *uniforms;
     float inv_temperature;
+    const int *teacher;
+    const float *coins;
+    float probability;
     int *tokens;
     float *logits;
 };
 
-/* Row r's tokens at step t from its logits `out` (D) into prev (S); the `owner` of the row
- * also writes them to d->tokens, and the logits to d->logits unless they are there already. */
+/* Row r's tokens at step t from its logits `out` (D); the `owner` of the row writes them to
+ * d->tokens, and the logits to d->logits unless they are there already. prev (S) gets step
+ * t + 1's input: these tokens, or under scheduled sampling the teacher's where the row's coin
+ * is not below the probability. */
 static void pick(const struct decode *d, int r, int t, const float *out, int *prev, int owner) {
+    const int S = d->streams;
     int offset = 0;
-    for (int s = 0; s < d->streams; offset += d->depths[s], s++) {
-        size_t at = ((size_t)r * d->steps + t) * d->streams + s;
+    for (int s = 0; s < S; offset += d->depths[s], s++) {
+        size_t at = ((size_t)r * d->steps + t) * S + s;
         float u = d->uniforms ? d->uniforms[at] : -1.0f;
         prev[s] = choose(out + offset, d->depths[s], u, d->inv_temperature);
         if (owner) d->tokens[at] = prev[s];
     }
     float *dest = d->logits + ((size_t)r * d->steps + t) * offset;
     if (owner && dest != out) memcpy(dest, out, sizeof(float) * offset);
+    if (d->teacher && t + 1 < d->steps && !(d->coins[(size_t)r * d->steps + t] < d->probability))
+        memcpy(prev, d->teacher + ((size_t)r * d->steps + t + 1) * S, sizeof(int) * S);
 }
 
 /* From the embedding rows e[first, first + batch): layer 0's fixed input part b0 = e W_e +
@@ -571,7 +579,9 @@ static void *run_blocks(void *arg) {
  * here: b0 (B, 4 H_0) and the state h[l], c[l] (B, H_l).
  * w_out (H_top, D), b_out (D). depths (S,): the streams' sizes (sum D). start (B, S): the
  * tokens before the first step (-1: none, zeros as input). uniforms (B, T, S) in [0, 1), or
- * NULL for argmax. Out: tokens (B, T, S) and logits (B, T, D). threads: at most this many
+ * NULL for argmax. Scheduled sampling: teacher (B, T, S) tokens (-1: none) and coins (B, T)
+ * in [0, 1): step t + 1 reads the row's own tokens of step t where coins[b, t] < probability,
+ * else teacher[b, t + 1]; teacher NULL: always its own. Out: tokens (B, T, S) and logits (B, T, D). threads: at most this many
  * threads (the caller's included) take blocks of rows (at least MIN_ROWS each), or below
  * 2 MIN_ROWS rows split each step's units (OpenMP builds). The results do not depend on it.
  */
@@ -580,7 +590,8 @@ int musicvae_decode(int mode, int batch, int steps, int layers, const int *hidde
                     const float *e, int esize, const void *w_e, const void *w_init,
                     const float *b_init, float *const *h, float *const *c, const void *w_out,
                     const float *b_out, int streams, const int *depths, const int *start,
-                    const float *uniforms, float inv_temperature, int *tokens, float *logits,
+                    const float *uniforms, float inv_temperature, const int *teacher,
+                    const float *coins, float probability, int *tokens, float *logits,
                     int threads) {
     struct decode d = {.mode = mode,         .batch = batch,       .steps = steps,
                        .layers = layers,     .hidden = hidden,     .w0x = w0x,
@@ -590,6 +601,7 @@ int musicvae_decode(int mode, int batch, int steps, int layers, const int *hidde
                        .c = c,               .w_out = w_out,       .b_out = b_out,
                        .streams = streams,   .depths = depths,     .start = start,
                        .uniforms = uniforms, .inv_temperature = inv_temperature,
+                       .teacher = teacher,   .coins = coins,       .probability = probability,
                        .tokens = tokens,     .logits = logits};
 #ifdef _OPENMP
     if (threads > 1 && batch < 2 * MIN_ROWS) return decode_split(&d, threads);
