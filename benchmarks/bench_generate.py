@@ -6,9 +6,11 @@ Usage: python benchmarks/bench_generate.py [--model MODEL_DIR] [--tensors NPZ] [
 
 sample (temperature 1, NoteSequences out), encode_tensors, encode (NoteSequences in),
 decode_to_tensors and decode (temperature 1, Magenta's default), interpolate (n steps,
-temperature 1), plus `sample 1`. `fp32-torch` is fp32 with the decode loop kept on the torch
-path (native_decode.exact_decoding), to show what the C loop gives for small batches.
-Precisions are interleaved per repetition; medians of
+temperature 1), plus `sample 1` (one call, after the other operations and precisions: caches
+and threads cold) and `sample 1, in a row` (10 calls back to back, time per call: the latency
+of steady use, e.g. generating one sample after another). `fp32-torch` is fp32 with the
+decode loop kept on the torch path (native_decode.exact_decoding), to show what the C loop
+gives. Precisions are interleaved per repetition; medians of
 wall and process CPU time are reported (CPU time is the steadier measure on a loaded machine).
 Defaults: the bundled folk model (cat-mel_2bar_small sizes) and its two tunes' windows.
 """
@@ -44,6 +46,10 @@ def load_windows(model: TrainedModel, npz: str | None):
     )
 
 
+ROW_OF_ONES = "sample 1, in a row"
+CALLS = {ROW_OF_ONES: 10}  # operations that time several calls: reported per call
+
+
 def operations(model: TrainedModel, windows, n: int) -> dict:
     """name -> a no-argument call, as in the reference's bench_generate.py."""
     inputs, outputs, lengths = windows
@@ -60,6 +66,9 @@ def operations(model: TrainedModel, windows, n: int) -> dict:
     length = model.max_seq_len
     return {
         "sample 1": lambda: model.sample(1, length, temperature=1.0, seed=0),
+        ROW_OF_ONES: lambda: [
+            model.sample(1, length, temperature=1.0, seed=k) for k in range(CALLS[ROW_OF_ONES])
+        ],
         "sample": lambda: model.sample(n, length, temperature=1.0, seed=0),
         "encode_tensors": lambda: model.encode_tensors(inputs[idx], lengths[idx]),
         "encode": lambda: model.encode(seqs),
@@ -93,8 +102,9 @@ def measure(models: dict[str, TrainedModel], windows, n: int, repeats: int) -> d
                 ops[p][name]()
                 times[p][0].append(time.perf_counter() - wall)
                 times[p][1].append(time.process_time() - cpu)
+        calls = CALLS.get(name, 1)
         result[name] = {
-            p: {"wall_s": statistics.median(w), "cpu_s": statistics.median(c)}
+            p: {"wall_s": statistics.median(w) / calls, "cpu_s": statistics.median(c) / calls}
             for p, (w, c) in times.items()
         }
     return result

@@ -234,7 +234,7 @@ def main() -> int:
         theirs = magenta_generate(mv, args.repeats) if mv else {}
         ours = ours_generate(model_dir, args.repeats)
         results["generate"] = {"magenta": theirs, "ours": ours}
-        for name in ["sample 1"] + GEN_OPS:
+        for name in ["sample 1", "sample 1, in a row"] + GEN_OPS:
             t = theirs.get(name)
             for p in ("fp32", "fp32-torch", "bf16"):
                 o = ours[name][p]

@@ -13,7 +13,7 @@ from musicvae.builders import build_model
 from musicvae.configs import Config
 from musicvae.data.converters import build_converter
 from musicvae.train import schedules
-from musicvae.train.loop import step_schedule
+from musicvae.train.loop import adam, step_schedule
 
 
 def random_windows(config: Config, batch: int, seed: int = 0):
@@ -31,7 +31,7 @@ def seconds_per_step(config: Config, batch: int, steps: int = 3) -> float:
     torch.manual_seed(0)
     model = build_model(config)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.hparams.learning_rate)
+    optimizer = adam(params, config.hparams.learning_rate)
     inputs, outputs, lengths = random_windows(config, batch)
     hp = config.hparams
 
