@@ -156,10 +156,7 @@ def test_builds_into_the_cache_folder_and_falls_back_without_a_compiler(tmp_path
     lib = native_decode._build()
     assert lib is not None
     assert [p.name for p in (tmp_path / "native").iterdir()] == [
-        native_decode._library_path(
-            (native_decode.resources.files("musicvae.models") / "native" / "decode.c").read_bytes(),
-            native_decode._compiler(),
-        ).name
+        native_decode._library_path(native_decode._sources(), native_decode._compiler()).name
     ]
 
 
@@ -223,7 +220,7 @@ def test_a_compiler_without_march_native_gets_a_portable_build_and_a_broken_one_
     compiler = native_decode._compiler()
     if compiler is None:
         pytest.skip("no C compiler on this machine")
-    source = (native_decode.resources.files("musicvae.models") / "native" / "decode.c").read_bytes()
+    source = native_decode._sources()
     picky = _fake_compiler(
         tmp_path,
         f'case "$*" in *-march=native*) echo "unknown option" >&2; exit 1;; esac\n'

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import torch
 
+from musicvae.models import native_lstm
+
 
 def tanh_(x: torch.Tensor) -> torch.Tensor:
     """In-place tanh as 2 sigmoid(2x) - 1: torch's CPU tanh kernel is several times slower
@@ -90,6 +92,11 @@ class _FusedLstm(torch.autograd.Function):
         x_flat = x.reshape(steps * batch, -1).to(dtype)  # (T*B, I)
         gates = torch.mm(x_flat, w_ih_d.t()).float() + bias  # (T*B, 4H), fp32
         acts = gates.view(steps, batch, 4 * hid)  # becomes the activations, in place
+        if steps and native_lstm.usable(x, dtype, hid):  # the same recurrence, one C call
+            cells, tanh_c, outs = native_lstm.forward(acts, h0, c0, w_hh_d)
+            ctx.dtype, ctx.w_ih_d, ctx.w_hh_d = dtype, w_ih_d, w_hh_d
+            ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs)
+            return outs, outs[-1].clone(), cells[-1].clone()
         cells = x.new_empty(steps, batch, hid, dtype=torch.float32)  # c_t
         tanh_c = torch.empty_like(cells)
         outs = torch.empty_like(cells)  # h_t
@@ -112,8 +119,7 @@ class _FusedLstm(torch.autograd.Function):
     def _backward(ctx, grad_out, grad_h, grad_c):
         x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs = ctx.saved_tensors
         dtype = ctx.dtype
-        steps, batch, hid4 = acts.shape
-        hid = hid4 // 4
+        steps = acts.shape[0]
         i, f, g, o = acts.chunk(4, 2)  # (T, B, H) each
         c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])  # (T, B, H)
         # Step-independent factors: d gate_pre = (upstream) * factor.
@@ -124,14 +130,19 @@ class _FusedLstm(torch.autograd.Function):
         torch.mul(i, 1 - g * g, out=mg)  # dc -> dg_pre
         torch.mul(tanh_c, o * (1 - o), out=mo)  # dh -> do_pre
         dc_from_h = o * (1 - tanh_c * tanh_c)  # (T, B, H): dh -> dc
-        d_gates = torch.empty_like(acts)  # (T, B, 4H)
-        # Transposed copies, so that d @ W runs in the product's fast layout (2.5x faster than
-        # d @ W with W (4H, H) row-major, measured for bf16 at B = 8, H = 2048).
-        w_hh_lin = ctx.w_hh_d.t().contiguous()  # (H, 4H)
         dh = grad_h if grad_h is not None else torch.zeros_like(h0)
         dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
         if grad_out is None:
             grad_out = torch.zeros_like(outs)
+        if steps and native_lstm.usable(x, dtype, h0.shape[1]):  # the same recurrence, one C call
+            d_gates, dh, dc = native_lstm.backward(
+                acts, mult, dc_from_h, grad_out, ctx.w_hh_d, dh, dc
+            )
+            return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc)
+        d_gates = torch.empty_like(acts)  # (T, B, 4H)
+        # Transposed copies, so that d @ W runs in the product's fast layout (2.5x faster than
+        # d @ W with W (4H, H) row-major, measured for bf16 at B = 8, H = 2048).
+        w_hh_lin = ctx.w_hh_d.t().contiguous()  # (H, 4H)
         for t in range(steps - 1, -1, -1):
             dh = grad_out[t] + dh  # (B, H)
             dc.addcmul_(dh, dc_from_h[t])
@@ -139,6 +150,14 @@ class _FusedLstm(torch.autograd.Function):
             torch.mul(mult[t], upstream, out=d_gates[t])
             dc.mul_(f[t])
             dh = torch.mm(d_gates[t].to(dtype), w_hh_lin.t()).float()  # (B, H)
+        return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc)
+
+    @staticmethod
+    def _weight_grads(ctx, x, h0, outs, d_gates, dh, dc):
+        """The gradients from d_gates (T, B, 4H) as three large products over all steps."""
+        dtype = ctx.dtype
+        steps, batch, hid4 = d_gates.shape
+        hid = hid4 // 4
         flat = d_gates.view(steps * batch, hid4)  # (T*B, 4H)
         flat_d = flat.to(dtype)
         h_prev = torch.cat([h0.unsqueeze(0), outs[:-1]]).view(steps * batch, hid)

@@ -41,7 +41,6 @@ from pathlib import Path
 import torch
 
 from musicvae.files import cache_root
-from musicvae.models.fused_lstm import matmul_dtype
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ TRIES = (
     tuple(f for f in FLAGS if f != "-march=native"),
     tuple(f for f in FLAGS if f not in ("-fopenmp", "-march=native")),
 )
-SOURCE = "decode.c"
+SOURCES = ("kernels.h", "decode.c", "lstm.c")  # in models/native; one library of both loops
 
 _EXACT: contextvars.ContextVar[bool] = contextvars.ContextVar("exact_decoding", default=False)
 
@@ -77,28 +76,38 @@ def _compiler() -> str | None:
     return None
 
 
-def _library_path(source: bytes, compiler: str) -> Path:
-    """Where the build of this source for this machine is cached (-march=native: per CPU)."""
+def _sources() -> dict[str, bytes]:
+    """The library's source files by name, as installed with the package."""
+    folder = resources.files("musicvae.models").joinpath("native")
+    return {name: folder.joinpath(name).read_bytes() for name in SOURCES}
+
+
+def _library_path(sources: dict[str, bytes], compiler: str) -> Path:
+    """Where the build of these sources for this machine is cached (-march=native: per CPU)."""
     from musicvae.models.cpu_features import cpu_flags
 
     key = hashlib.sha256()
-    for part in (source, compiler.encode(), " ".join(FLAGS).encode(), platform.machine().encode()):
+    for name, text in sorted(sources.items()):
+        key.update(name.encode() + b"\0" + text)
+    for part in (compiler.encode(), " ".join(FLAGS).encode(), platform.machine().encode()):
         key.update(part)
     key.update(" ".join(sorted(cpu_flags())).encode())
-    return cache_root() / "native" / f"decode-{key.hexdigest()[:16]}.so"
+    return cache_root() / "native" / f"native-{key.hexdigest()[:16]}.so"
 
 
-def _compile(compiler: str, source: bytes, path: Path) -> bool:
-    """Builds `source` into the shared library `path` (written atomically); False, with the
-    reason logged, where it cannot be built. A compiler that rejects -fopenmp or
-    -march=native gets the next of TRIES."""
+def _compile(compiler: str, sources: dict[str, bytes], path: Path) -> bool:
+    """Builds the C files of `sources` into the shared library `path` (written atomically);
+    False, with the reason logged, where it cannot be built. A compiler that rejects -fopenmp
+    or -march=native gets the next of TRIES."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            src, out = Path(tmp) / SOURCE, Path(tmp) / path.name
-            src.write_bytes(source)
+            out = Path(tmp) / path.name
+            for name, text in sources.items():
+                (Path(tmp) / name).write_bytes(text)
+            c_files = [str(Path(tmp) / name) for name in sources if name.endswith(".c")]
             for flags in TRIES:
-                run = [compiler, *flags, "-o", str(out), str(src), "-lm"]
+                run = [compiler, *flags, "-o", str(out), *c_files, "-lm"]
                 done = subprocess.run(run, capture_output=True, timeout=120)
                 if done.returncode == 0:
                     os.replace(out, path)  # atomic: a concurrent build writes the same bytes
@@ -106,7 +115,7 @@ def _compile(compiler: str, source: bytes, path: Path) -> bool:
             detail = done.stderr.decode(errors="replace")[-300:]
     except (OSError, subprocess.SubprocessError) as e:
         detail = str(e)
-    log.info("could not build %s (%s): decoding runs on the torch path", SOURCE, detail)
+    log.info("could not build the C loops (%s): they run on the torch path", detail)
     return False
 
 
@@ -117,9 +126,9 @@ def _build() -> ctypes.CDLL | None:
     if compiler is None:
         log.info("no C compiler found: decoding runs on the torch path")
         return None
-    source = resources.files("musicvae.models").joinpath("native", SOURCE).read_bytes()
-    path = _library_path(source, compiler)
-    if not path.exists() and not _compile(compiler, source, path):
+    sources = _sources()
+    path = _library_path(sources, compiler)
+    if not path.exists() and not _compile(compiler, sources, path):
         return None
     try:
         lib = ctypes.CDLL(str(path))
@@ -235,13 +244,28 @@ class PreparedWeights:
 
     def _step_matrix(self, w: torch.Tensor) -> torch.Tensor:
         """A matrix of every step: BF16_DOT puts (K, N) in pair layout (ceil(K/2), N, 2)."""
-        if self.mode != BF16_DOT:
-            return self._matrix(w)
-        k, n = w.shape
-        padded = torch.zeros(k + k % 2, n)
-        padded[:k] = w.float()
-        pairs = padded.view(-1, 2, n).transpose(1, 2).contiguous()  # (K/2, N, 2)
-        return pairs.to(torch.bfloat16).view(torch.int16)
+        return pair_layout(w) if self.mode == BF16_DOT else self._matrix(w)
+
+
+def pair_layout(w: torch.Tensor) -> torch.Tensor:
+    """(K, N) -> its bf16 bits in the layout of the C bf16 dot products (kernels.h, gemm_dot):
+    (ceil(K/2), N, 2), element (k, n) at [k // 2, n, k % 2], an odd K padded with a zero row."""
+    k, n = w.shape
+    w = w.to(torch.bfloat16)
+    if k % 2:
+        w = torch.cat([w, w.new_zeros(1, n)])
+    return w.view(-1, 2, n).transpose(1, 2).contiguous().view(torch.int16)  # (K/2, N, 2)
+
+
+def blocked_pair_layout(w: torch.Tensor) -> torch.Tensor:
+    """(K, N) -> gemm_dot's blocked pair layout (ceil(N/64), ceil(K/2), 64, 2), bf16 bits: each
+    block of 64 outputs contiguous, the last one padded with zero columns."""
+    k, n = w.shape
+    pad = -n % 64
+    if pad:
+        w = torch.cat([w, w.new_zeros(k, pad)], 1)
+    pairs = pair_layout(w)  # (P, N', 2)
+    return pairs.view(pairs.shape[0], -1, 64, 2).transpose(0, 1).contiguous()  # (N'/64, P, 64, 2)
 
 
 def _weights_key(core) -> tuple:
@@ -292,6 +316,8 @@ def mode_of(e: torch.Tensor) -> int:
     DOT_MIN_BATCH rows (bound by reading weights: fp32 inputs cost nothing there) and BF16_DOT
     from there on (bound by multiply-adds, which bf16 dot products double) where the CPU has
     them."""
+    from musicvae.models.fused_lstm import matmul_dtype  # fused_lstm imports this module
+
     if matmul_dtype(e.device) != torch.bfloat16:
         return FP32
     if e.shape[0] >= DOT_MIN_BATCH and library().musicvae_bf16_dot():

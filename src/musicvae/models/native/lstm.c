@@ -1,0 +1,232 @@
+/* The recurrences of one LSTM layer in training's bf16 precision (models/fused_lstm.py), in C.
+ *
+ * fused_lstm computes a layer's input products for all steps at once and then runs the
+ * recurrence, one (B, H) x (H, 4H) product per step in the forward and one (B, 4H) x (4H, H)
+ * in the backward, each wrapped in a handful of elementwise torch operations. At small batches
+ * those per-step calls, and oneDNN re-packing the weight matrix at every call, cost more than
+ * the products. Here each recurrence is one call: the weights arrive once in pair layout for
+ * AVX-512 BF16 dot products (kernels.h, gemm_dot: inputs rounded to bf16, fp32 sums, as in
+ * torch's bf16 products), state and elementwise work stay fp32. Gate order [i, f, g, o].
+ *
+ * Threads (OpenMP, torch's own pool, see decode.c): from 2 * MIN_ROWS rows they take blocks
+ * of rows (rows are independent through a whole sequence); below, they split each step's
+ * units and meet once per step. Denormals are flushed to zero on every thread (saturated gates
+ * make them common in the backward, where they are 10-100x slower).
+ */
+#include "kernels.h"
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#define FLUSH_DENORMALS() _mm_setcsr(_mm_getcsr() | 0x8040) /* FTZ | DAZ */
+#define SAVE_CSR() unsigned int saved_csr = _mm_getcsr()
+#define RESTORE_CSR() _mm_setcsr(saved_csr)
+#else
+#define FLUSH_DENORMALS() ((void)0)
+#define SAVE_CSR() ((void)0)
+#define RESTORE_CSR() ((void)0)
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { LSTM_MIN_ROWS = 8 };
+
+/* Whether this build has the recurrences (they need the bf16 dot products). */
+int musicvae_lstm_available(void) { return HAVE_BF16_DOT; }
+
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+
+/* One row's units [lo, hi): pre-activations a (4H) -> activations in place, c, tanh c, h.
+ * Disjoint arrays (restrict), so that the loop vectorizes, with vector expf and tanhf. */
+static void forward_row(int H, int lo, int hi, float *restrict a, const float *restrict cp,
+                        float *restrict c, float *restrict tc, float *restrict h) {
+    for (int k = lo; k < hi; k++) {
+        float i = sigmoidf(a[k]), f = sigmoidf(a[H + k]);
+        float g = tanhf(a[2 * H + k]), o = sigmoidf(a[3 * H + k]);
+        a[k] = i, a[H + k] = f, a[2 * H + k] = g, a[3 * H + k] = o;
+        c[k] = f * cp[k] + i * g;
+        tc[k] = tanhf(c[k]);
+        h[k] = o * tc[k];
+    }
+}
+
+/* Rows [r0, r1) and units [lo, hi) of step t's forward; acts_t (B, 4H), the rest (B, H). */
+static void forward_units(int H, int r0, int r1, int lo, int hi, float *acts_t,
+                          const float *c_prev, float *cells_t, float *tanh_c_t, float *outs_t) {
+    for (int b = r0; b < r1; b++)
+        forward_row(H, lo, hi, acts_t + (size_t)b * 4 * H, c_prev + (size_t)b * H,
+                    cells_t + (size_t)b * H, tanh_c_t + (size_t)b * H, outs_t + (size_t)b * H);
+}
+
+/* One row's units [lo, hi) of a step's backward elementwise part: dh += grad_out;
+ * dc += dh * dc_from_h; d_gates = mult * [dc, dc, dc, dh]; dc *= f (a: activations). */
+static void backward_row(int H, int lo, int hi, const float *restrict a,
+                         const float *restrict m, const float *restrict dfh,
+                         const float *restrict go, float *restrict dg, const float *restrict dh,
+                         float *restrict dc) {
+    for (int k = lo; k < hi; k++) {
+        float h = dh[k] + go[k];
+        float c = dc[k] + h * dfh[k];
+        dg[k] = m[k] * c;
+        dg[H + k] = m[H + k] * c;
+        dg[2 * H + k] = m[2 * H + k] * c;
+        dg[3 * H + k] = m[3 * H + k] * h;
+        dc[k] = c * a[H + k];
+    }
+}
+
+static void backward_units(int H, int r0, int r1, int lo, int hi, const float *acts_t,
+                           const float *mult_t, const float *dc_from_h_t, const float *grad_t,
+                           float *d_gates_t, const float *dh, float *dc) {
+    for (int b = r0; b < r1; b++) {
+        size_t r = (size_t)b * H, r4 = (size_t)b * 4 * H;
+        backward_row(H, lo, hi, acts_t + r4, mult_t + r4, dc_from_h_t + r, grad_t + r,
+                     d_gates_t + r4, dh + r, dc + r);
+    }
+}
+
+/* A thread's share: rows [r0, r1) and units [lo, hi) of every step. */
+struct share {
+    int r0, r1, lo, hi;
+};
+
+static struct share share_of(int B, int H, int me, int n, int by_rows) {
+    struct share s = {0, B, 0, H};
+    if (by_rows) {
+        int per = (B + n - 1) / n;
+        per = (per + 3) / 4 * 4; /* whole 4-row groups of the products */
+        s.r0 = me * per < B ? me * per : B;
+        s.r1 = s.r0 + per < B ? s.r0 + per : B;
+    } else { /* whole blocks of 64 units: the weights' blocks (gemm_dot, blocked) */
+        int chunk = ((H + n - 1) / n + 63) / 64 * 64;
+        s.lo = me * chunk < H ? me * chunk : H;
+        s.hi = s.lo + chunk < H ? s.lo + chunk : H;
+    }
+    return s;
+}
+
+static int thread_count(int B, int threads, int *by_rows) {
+    *by_rows = B >= 2 * LSTM_MIN_ROWS;
+    if (*by_rows && threads > B / LSTM_MIN_ROWS) threads = B / LSTM_MIN_ROWS;
+    return threads < 1 ? 1 : threads;
+}
+
+#ifdef _OPENMP
+#define PARALLEL _Pragma("omp parallel num_threads(threads)")
+#define BARRIER()                                                                               \
+    do {                                                                                        \
+        if (!by_rows) {                                                                         \
+            _Pragma("omp barrier")                                                              \
+        }                                                                                       \
+    } while (0)
+#define ME omp_get_thread_num()
+#define TEAM omp_get_num_threads()
+#else
+#define PARALLEL
+#define BARRIER() ((void)0)
+#define ME 0
+#define TEAM 1
+#endif
+
+/* Forward: acts (T, B, 4H) holds x_t W_ih^T + bias on entry; per step adds bf16(h_{t-1})
+ * W_hh^T, with w_hh_t the gates' blocks of W_hh^T (H, 4H), each (H, H) in gemm_dot's blocked
+ * pair layout: (4, ceil(H/64), ceil(H/2), 64, 2). It leaves the activations [sig i, sig f, tanh g, sig o] there; writes cells (T, B, H) = c_t, tanh_c = tanh
+ * c_t and outs = h_t. h0, c0 (B, H). Returns 0, or -1 without scratch memory. */
+int musicvae_lstm_forward(int T, int B, int H, const uint16_t *w_hh_t, float *acts,
+                          const float *h0, const float *c0, float *cells, float *tanh_c,
+                          float *outs, int threads) {
+    int by_rows;
+    threads = thread_count(B, threads, &by_rows);
+    const size_t pair_stride = (size_t)H / 2 + 1;
+    const size_t gate_size = (size_t)((H + 63) / 64) * ((H + 1) / 2) * 128; /* one gate's block */
+    uint32_t *pairs = malloc(sizeof(uint32_t) * (size_t)B * pair_stride * threads);
+    if (!pairs) return -1;
+    PARALLEL
+    {
+        SAVE_CSR();
+        FLUSH_DENORMALS();
+        const int me = ME;
+        const struct share s = share_of(B, H, me, TEAM, by_rows);
+        uint32_t *scratch = pairs + (size_t)B * pair_stride * me;
+        const int rows = s.r1 - s.r0;
+        for (int t = 0; t < T; t++) {
+            const float *h_prev = t == 0 ? h0 : outs + (size_t)(t - 1) * B * H;
+            const float *c_prev = t == 0 ? c0 : cells + (size_t)(t - 1) * B * H;
+            float *a = acts + (size_t)t * B * 4 * H;
+            if (rows > 0 && s.hi > s.lo)
+                for (int q = 0; q < 4; q++)
+                    gemm_dot(w_hh_t + (size_t)q * gate_size, H, H, s.lo, s.hi,
+                             h_prev + (size_t)s.r0 * H, rows, H,
+                             a + (size_t)s.r0 * 4 * H + (size_t)q * H, 4 * H, scratch, 1);
+            forward_units(H, s.r0, s.r1, s.lo, s.hi, a, c_prev, cells + (size_t)t * B * H,
+                          tanh_c + (size_t)t * B * H, outs + (size_t)t * B * H);
+            BARRIER();
+        }
+        RESTORE_CSR();
+    }
+    free(pairs);
+    return 0;
+}
+
+/* Backward of the recurrence, steps T-1 .. 0: with acts (T, B, 4H) the forward's activations,
+ * mult (T, B, 4H) and dc_from_h (T, B, H) fused_lstm's step-independent factors and grad_out
+ * (T, B, H): dh += grad_out[t]; dc += dh * dc_from_h[t]; d_gates[t] = mult[t] * [dc, dc, dc,
+ * dh]; dc *= f_t; dh = bf16(d_gates[t]) W_hh, w_hh in gemm_dot's blocked pair layout of
+ * W_hh (4H, H): (ceil(H/64), 2H, 64, 2).
+ * dh, dc (B, H): the final state's gradients in, h0's and c0's out. */
+int musicvae_lstm_backward(int T, int B, int H, const uint16_t *w_hh, const float *acts,
+                           const float *mult, const float *dc_from_h, const float *grad_out,
+                           float *d_gates, float *dh, float *dc, int threads) {
+    int by_rows;
+    threads = thread_count(B, threads, &by_rows);
+    const size_t pair_stride = (size_t)2 * H + 1;
+    uint32_t *pairs = malloc(sizeof(uint32_t) * (size_t)B * pair_stride * threads);
+    if (!pairs) return -1;
+    PARALLEL
+    {
+        SAVE_CSR();
+        FLUSH_DENORMALS();
+        const int me = ME;
+        const struct share s = share_of(B, H, me, TEAM, by_rows);
+        uint32_t *scratch = pairs + (size_t)B * pair_stride * me;
+        const int rows = s.r1 - s.r0;
+        for (int t = T - 1; t >= 0; t--) {
+            const size_t at = (size_t)t * B;
+            float *dg = d_gates + at * 4 * H;
+            backward_units(H, s.r0, s.r1, s.lo, s.hi, acts + at * 4 * H, mult + at * 4 * H,
+                           dc_from_h + at * H, grad_out + at * H, dg, dh, dc);
+            BARRIER(); /* every unit's d_gates of step t, before the product reads them */
+            if (rows > 0 && s.hi > s.lo) {
+                for (int b = s.r0; b < s.r1; b++) /* dh = d_gates W_hh: replaced, not added */
+                    memset(dh + (size_t)b * H + s.lo, 0, sizeof(float) * (s.hi - s.lo));
+                gemm_dot(w_hh, 4 * H, H, s.lo, s.hi, dg + (size_t)s.r0 * 4 * H, rows, 4 * H,
+                         dh + (size_t)s.r0 * H, H, scratch, 1);
+            }
+            /* no second barrier: the next step reads only this thread's own units of dh */
+        }
+        RESTORE_CSR();
+    }
+    free(pairs);
+    return 0;
+}
+
+#else /* no bf16 dot products: the torch loop runs instead (musicvae_lstm_available() is 0) */
+
+int musicvae_lstm_forward(int T, int B, int H, const uint16_t *w_hh_t, float *acts,
+                          const float *h0, const float *c0, float *cells, float *tanh_c,
+                          float *outs, int threads) {
+    (void)T, (void)B, (void)H, (void)w_hh_t, (void)acts, (void)h0, (void)c0, (void)cells;
+    (void)tanh_c, (void)outs, (void)threads;
+    return -1;
+}
+
+int musicvae_lstm_backward(int T, int B, int H, const uint16_t *w_hh, const float *acts,
+                           const float *mult, const float *dc_from_h, const float *grad_out,
+                           float *d_gates, float *dh, float *dc, int threads) {
+    (void)T, (void)B, (void)H, (void)w_hh, (void)acts, (void)mult, (void)dc_from_h;
+    (void)grad_out, (void)d_gates, (void)dh, (void)dc, (void)threads;
+    return -1;
+}
+
+#endif
