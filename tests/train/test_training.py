@@ -266,6 +266,28 @@ def test_bf16_on_a_cpu_without_bf16_is_an_error(dataset, tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+
+def test_precision_defaults_to_bf16_only_on_cpus_with_bf16_units(dataset, tmp_path, monkeypatch):
+    from musicvae.cli import build_parser
+    from musicvae.train import loop
+
+    def parsed(*flags):
+        argv = ["train", "--config", "x", "--data", "d", "--run-dir", "r", "--steps", "1"]
+        return build_parser().parse_args([*argv, *flags]).bf16
+
+    assert (parsed(), parsed("--bf16"), parsed("--fp32")) == (None, True, False)
+    with pytest.raises(SystemExit):
+        parsed("--bf16", "--fp32")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(loop, "native_bf16", lambda: True)
+    assert loop.default_bf16(torch.device("cpu"))
+    assert not loop.default_bf16(torch.device("cuda"))  # GPUs: fp32 unless asked
+    monkeypatch.setattr(loop, "native_bf16", lambda: False)  # emulated bf16: slower
+    assert not loop.default_bf16(torch.device("cpu"))
+    # A run without a precision trains (fp32 here, as the CPU now reads as without bf16).
+    train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=2, **QUICK))
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+
 # ------------------------------------------------------------------ time-based checkpoints
 
 

@@ -45,11 +45,21 @@ def add_train(p: argparse.ArgumentParser) -> None:
         help="also checkpoint when this many minutes have passed since the last one; 0 = off "
         "(default: 10). Ctrl-C or SIGTERM saves the current step, then stops",
     )
-    p.add_argument(
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument(
         "--bf16",
-        action="store_true",
+        action="store_const",
+        const=True,
+        dest="bf16",
         help="bf16 matrix products, fp32 state and weights (GPUs; CPUs with AVX-512 BF16/AMX; "
-        "an error elsewhere)",
+        "an error elsewhere). Default: bf16 on CPUs with AVX-512 BF16/AMX, else fp32",
+    )
+    precision.add_argument(
+        "--fp32",
+        action="store_const",
+        const=False,
+        dest="bf16",
+        help="fp32 throughout (the exact path), also where bf16 would be the default",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
