@@ -17,13 +17,16 @@
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
-#define FLUSH_DENORMALS() _mm_setcsr(_mm_getcsr() | 0x8040) /* FTZ | DAZ */
-#define SAVE_CSR() unsigned int saved_csr = _mm_getcsr()
-#define RESTORE_CSR() _mm_setcsr(saved_csr)
+/* Flushes denormals to zero on this thread (FTZ | DAZ); returns the previous control word. */
+static inline unsigned int flush_denormals(void) {
+    unsigned int csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);
+    return csr;
+}
+static inline void restore_csr(unsigned int csr) { _mm_setcsr(csr); }
 #else
-#define FLUSH_DENORMALS() ((void)0)
-#define SAVE_CSR() ((void)0)
-#define RESTORE_CSR() ((void)0)
+static inline unsigned int flush_denormals(void) { return 0; }
+static inline void restore_csr(unsigned int csr) { (void)csr; }
 #endif
 
 #ifdef _OPENMP
@@ -129,6 +132,30 @@ static int thread_count(int B, int threads, int *by_rows) {
 #define TEAM 1
 #endif
 
+/* The threads a recurrence of B rows takes (at most *threads), whether they split rows, and
+ * their scratch for the products' inputs (B rows x pair_stride per thread), or NULL. */
+static uint32_t *setup(int B, int *threads, int *by_rows, size_t pair_stride) {
+    *threads = thread_count(B, *threads, by_rows);
+    return malloc(sizeof(uint32_t) * (size_t)B * pair_stride * *threads);
+}
+
+/* One thread's part of a recurrence: its share of rows or units, its scratch, and the control
+ * word to restore (denormals are flushed while it works). */
+struct worker {
+    struct share s;
+    uint32_t *scratch;
+    int rows;
+    unsigned int csr;
+};
+
+static struct worker worker_of(int B, int H, int by_rows, uint32_t *pairs, size_t pair_stride) {
+    const int me = ME;
+    struct worker w = {share_of(B, H, me, TEAM, by_rows), pairs + (size_t)B * pair_stride * me, 0,
+                       flush_denormals()};
+    w.rows = w.s.r1 - w.s.r0;
+    return w;
+}
+
 /* Forward: acts (T, B, 4H) holds x_t W_ih^T + bias on entry; per step adds bf16(h_{t-1})
  * W_hh^T, with w_hh_t the gates' blocks of W_hh^T (H, 4H), each (H, H) in gemm_dot's blocked
  * pair layout: (4, ceil(H/64), ceil(H/2), 64, 2). It leaves the activations [sig i, sig f, tanh g, sig o] there; writes cells (T, B, H) = c_t, tanh_c = tanh
@@ -137,33 +164,28 @@ int musicvae_lstm_forward(int T, int B, int H, const uint16_t *w_hh_t, float *ac
                           const float *h0, const float *c0, float *cells, float *tanh_c,
                           float *outs, int threads) {
     int by_rows;
-    threads = thread_count(B, threads, &by_rows);
     const size_t pair_stride = (size_t)H / 2 + 1;
     const size_t gate_size = (size_t)((H + 63) / 64) * ((H + 1) / 2) * 128; /* one gate's block */
-    uint32_t *pairs = malloc(sizeof(uint32_t) * (size_t)B * pair_stride * threads);
+    uint32_t *pairs = setup(B, &threads, &by_rows, pair_stride);
     if (!pairs) return -1;
     PARALLEL
     {
-        SAVE_CSR();
-        FLUSH_DENORMALS();
-        const int me = ME;
-        const struct share s = share_of(B, H, me, TEAM, by_rows);
-        uint32_t *scratch = pairs + (size_t)B * pair_stride * me;
-        const int rows = s.r1 - s.r0;
+        const struct worker w = worker_of(B, H, by_rows, pairs, pair_stride);
+        const struct share s = w.s;
         for (int t = 0; t < T; t++) {
             const float *h_prev = t == 0 ? h0 : outs + (size_t)(t - 1) * B * H;
             const float *c_prev = t == 0 ? c0 : cells + (size_t)(t - 1) * B * H;
             float *a = acts + (size_t)t * B * 4 * H;
-            if (rows > 0 && s.hi > s.lo)
+            if (w.rows > 0 && s.hi > s.lo)
                 for (int q = 0; q < 4; q++)
                     gemm_dot(w_hh_t + (size_t)q * gate_size, H, H, s.lo, s.hi,
-                             h_prev + (size_t)s.r0 * H, rows, H,
-                             a + (size_t)s.r0 * 4 * H + (size_t)q * H, 4 * H, scratch, 1);
+                             h_prev + (size_t)s.r0 * H, w.rows, H,
+                             a + (size_t)s.r0 * 4 * H + (size_t)q * H, 4 * H, w.scratch, 1);
             forward_units(H, s.r0, s.r1, s.lo, s.hi, a, c_prev, cells + (size_t)t * B * H,
                           tanh_c + (size_t)t * B * H, outs + (size_t)t * B * H);
             BARRIER();
         }
-        RESTORE_CSR();
+        restore_csr(w.csr);
     }
     free(pairs);
     return 0;
@@ -179,33 +201,28 @@ int musicvae_lstm_backward(int T, int B, int H, const uint16_t *w_hh, const floa
                            const float *mult, const float *dc_from_h, const float *grad_out,
                            float *d_gates, float *dh, float *dc, int threads) {
     int by_rows;
-    threads = thread_count(B, threads, &by_rows);
     const size_t pair_stride = (size_t)2 * H + 1;
-    uint32_t *pairs = malloc(sizeof(uint32_t) * (size_t)B * pair_stride * threads);
+    uint32_t *pairs = setup(B, &threads, &by_rows, pair_stride);
     if (!pairs) return -1;
     PARALLEL
     {
-        SAVE_CSR();
-        FLUSH_DENORMALS();
-        const int me = ME;
-        const struct share s = share_of(B, H, me, TEAM, by_rows);
-        uint32_t *scratch = pairs + (size_t)B * pair_stride * me;
-        const int rows = s.r1 - s.r0;
+        const struct worker w = worker_of(B, H, by_rows, pairs, pair_stride);
+        const struct share s = w.s;
         for (int t = T - 1; t >= 0; t--) {
             const size_t at = (size_t)t * B;
             float *dg = d_gates + at * 4 * H;
             backward_units(H, s.r0, s.r1, s.lo, s.hi, acts + at * 4 * H, mult + at * 4 * H,
                            dc_from_h + at * H, grad_out + at * H, dg, dh, dc);
             BARRIER(); /* every unit's d_gates of step t, before the product reads them */
-            if (rows > 0 && s.hi > s.lo) {
+            if (w.rows > 0 && s.hi > s.lo) {
                 for (int b = s.r0; b < s.r1; b++) /* dh = d_gates W_hh: replaced, not added */
                     memset(dh + (size_t)b * H + s.lo, 0, sizeof(float) * (s.hi - s.lo));
-                gemm_dot(w_hh, 4 * H, H, s.lo, s.hi, dg + (size_t)s.r0 * 4 * H, rows, 4 * H,
-                         dh + (size_t)s.r0 * H, H, scratch, 1);
+                gemm_dot(w_hh, 4 * H, H, s.lo, s.hi, dg + (size_t)s.r0 * 4 * H, w.rows, 4 * H,
+                         dh + (size_t)s.r0 * H, H, w.scratch, 1);
             }
             /* no second barrier: the next step reads only this thread's own units of dh */
         }
-        RESTORE_CSR();
+        restore_csr(w.csr);
     }
     free(pairs);
     return 0;
