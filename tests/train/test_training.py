@@ -266,7 +266,6 @@ def test_bf16_on_a_cpu_without_bf16_is_an_error(dataset, tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
-
 def test_precision_defaults_to_bf16_only_on_cpus_with_bf16_units(dataset, tmp_path, monkeypatch):
     from musicvae.cli import build_parser
     from musicvae.train import loop
@@ -287,6 +286,7 @@ def test_precision_defaults_to_bf16_only_on_cpus_with_bf16_units(dataset, tmp_pa
     # A run without a precision trains (fp32 here, as the CPU now reads as without bf16).
     train(CONFIG, dataset, tmp_path / "run", TrainOptions(steps=2, **QUICK))
     assert (tmp_path / "run" / "checkpoint.pt").exists()
+
 
 # ------------------------------------------------------------------ time-based checkpoints
 

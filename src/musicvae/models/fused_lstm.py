@@ -120,6 +120,15 @@ class _FusedLstm(torch.autograd.Function):
         x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs = ctx.saved_tensors
         dtype = ctx.dtype
         steps = acts.shape[0]
+        dh = grad_h if grad_h is not None else torch.zeros_like(h0)
+        dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
+        if grad_out is None:
+            grad_out = torch.zeros_like(outs)
+        if steps and native_lstm.usable(x, dtype, h0.shape[1]):  # the same recurrence, one C call
+            d_gates, d_gates16, dh, dc = native_lstm.backward(
+                acts, cells, c0, tanh_c, grad_out, ctx.w_hh_d, dh, dc
+            )
+            return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc, d_gates16)
         i, f, g, o = acts.chunk(4, 2)  # (T, B, H) each
         c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])  # (T, B, H)
         # Step-independent factors: d gate_pre = (upstream) * factor.
@@ -130,15 +139,6 @@ class _FusedLstm(torch.autograd.Function):
         torch.mul(i, 1 - g * g, out=mg)  # dc -> dg_pre
         torch.mul(tanh_c, o * (1 - o), out=mo)  # dh -> do_pre
         dc_from_h = o * (1 - tanh_c * tanh_c)  # (T, B, H): dh -> dc
-        dh = grad_h if grad_h is not None else torch.zeros_like(h0)
-        dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
-        if grad_out is None:
-            grad_out = torch.zeros_like(outs)
-        if steps and native_lstm.usable(x, dtype, h0.shape[1]):  # the same recurrence, one C call
-            d_gates, dh, dc = native_lstm.backward(
-                acts, mult, dc_from_h, grad_out, ctx.w_hh_d, dh, dc
-            )
-            return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc)
         d_gates = torch.empty_like(acts)  # (T, B, 4H)
         # Transposed copies, so that d @ W runs in the product's fast layout (2.5x faster than
         # d @ W with W (4H, H) row-major, measured for bf16 at B = 8, H = 2048).
@@ -153,13 +153,14 @@ class _FusedLstm(torch.autograd.Function):
         return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc)
 
     @staticmethod
-    def _weight_grads(ctx, x, h0, outs, d_gates, dh, dc):
-        """The gradients from d_gates (T, B, 4H) as three large products over all steps."""
+    def _weight_grads(ctx, x, h0, outs, d_gates, dh, dc, d_gates_d=None):
+        """The gradients from d_gates (T, B, 4H) as three large products over all steps
+        (`d_gates_d`: d_gates already in the products' dtype, or None)."""
         dtype = ctx.dtype
         steps, batch, hid4 = d_gates.shape
         hid = hid4 // 4
         flat = d_gates.view(steps * batch, hid4)  # (T*B, 4H)
-        flat_d = flat.to(dtype)
+        flat_d = flat.to(dtype) if d_gates_d is None else d_gates_d.view(steps * batch, hid4)
         h_prev = torch.cat([h0.unsqueeze(0), outs[:-1]]).view(steps * batch, hid)
         d_w_hh = torch.mm(flat_d.t(), h_prev.to(dtype)).float()  # (4H, H)
         x_flat = x.reshape(steps * batch, -1)

@@ -47,7 +47,8 @@ def _functions():
     forward.restype = backward.restype = ctypes.c_int
     forward.argtypes = [i, i, i, p, _float_p, _float_p, _float_p, _float_p, _float_p, _float_p, i]
     backward.argtypes = [
-        i, i, i, p, _float_p, _float_p, _float_p, _float_p, _float_p, _float_p, _float_p, i
+        i, i, i, p, _float_p, _float_p, _float_p, _float_p, _float_p, _float_p, p, _float_p,
+        _float_p, i,
     ]  # fmt: skip
     return forward, backward
 
@@ -97,26 +98,29 @@ def forward(
 
 def backward(
     acts: torch.Tensor,
-    mult: torch.Tensor,
-    dc_from_h: torch.Tensor,
+    cells: torch.Tensor,
+    c0: torch.Tensor,
+    tanh_c: torch.Tensor,
     grad_out: torch.Tensor,
     w_hh: torch.Tensor,
     dh: torch.Tensor,
     dc: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The recurrence of fused_lstm's backward over steps T-1 .. 0 (see its torch loop): acts,
-    mult (T, B, 4H), dc_from_h, grad_out (T, B, H), w_hh (4H, H), dh, dc (B, H) the final
-    state's gradients -> d_gates (T, B, 4H), and h0's and c0's gradients (B, H)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The recurrence of fused_lstm's backward over steps T-1 .. 0 (see its torch loop), from
+    the forward's acts (T, B, 4H; the activations), cells, tanh_c (T, B, H) and c0 (B, H), with
+    grad_out (T, B, H), w_hh (4H, H) and dh, dc (B, H) the final state's gradients ->
+    d_gates (T, B, 4H) fp32 and bf16, and h0's and c0's gradients (B, H)."""
     steps, batch, hid4 = acts.shape
     weights = blocked_pair_layout(w_hh)  # (H/64, 2H, 64, 2) of W_hh (4H, H)
-    mult, dc_from_h = mult.contiguous(), dc_from_h.contiguous()
-    grad_out = grad_out.float().contiguous()
+    grad_out, c0 = grad_out.float().contiguous(), c0.float().contiguous()
     dh, dc = dh.float().clone().contiguous(), dc.float().clone().contiguous()
     d_gates = torch.empty_like(acts)
+    d_gates16 = torch.empty(acts.shape, dtype=torch.int16)
     status = _functions()[1](
-        steps, batch, hid4 // 4, weights.data_ptr(), _ptr(acts), _ptr(mult), _ptr(dc_from_h),
-        _ptr(grad_out), _ptr(d_gates), _ptr(dh), _ptr(dc), torch.get_num_threads(),
+        steps, batch, hid4 // 4, weights.data_ptr(), _ptr(acts), _ptr(cells), _ptr(c0),
+        _ptr(tanh_c), _ptr(grad_out), _ptr(d_gates), d_gates16.data_ptr(), _ptr(dh), _ptr(dc),
+        torch.get_num_threads(),
     )  # fmt: skip
     if status != 0:
         raise MemoryError("native LSTM backward: out of memory")
-    return d_gates, dh, dc
+    return d_gates, d_gates16.view(torch.bfloat16), dh, dc

@@ -62,30 +62,39 @@ static void forward_units(int H, int r0, int r1, int lo, int hi, float *acts_t,
                     cells_t + (size_t)b * H, tanh_c_t + (size_t)b * H, outs_t + (size_t)b * H);
 }
 
-/* One row's units [lo, hi) of a step's backward elementwise part: dh += grad_out;
- * dc += dh * dc_from_h; d_gates = mult * [dc, dc, dc, dh]; dc *= f (a: activations). */
+/* One row's units [lo, hi) of a step's backward elementwise part, from the forward's
+ * activations a (4H: i, f, g, o), c_{t-1} and tanh(c_t): dh += grad_out; dc += dh o (1 -
+ * tanh^2 c_t); d_gates = [g i (1 - i) dc, c_{t-1} f (1 - f) dc, i (1 - g^2) dc, tanh c_t o (1 -
+ * o) dh], also rounded to bf16 into dg16 (the weight gradients' products read those); dc *= f. */
 static void backward_row(int H, int lo, int hi, const float *restrict a,
-                         const float *restrict m, const float *restrict dfh,
-                         const float *restrict go, float *restrict dg, const float *restrict dh,
-                         float *restrict dc) {
+                         const float *restrict cp, const float *restrict tc,
+                         const float *restrict go, float *restrict dg, uint16_t *restrict dg16,
+                         const float *restrict dh, float *restrict dc) {
     for (int k = lo; k < hi; k++) {
-        float h = dh[k] + go[k];
-        float c = dc[k] + h * dfh[k];
-        dg[k] = m[k] * c;
-        dg[H + k] = m[H + k] * c;
-        dg[2 * H + k] = m[2 * H + k] * c;
-        dg[3 * H + k] = m[3 * H + k] * h;
-        dc[k] = c * a[H + k];
+        const float i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k], t = tc[k];
+        const float h = dh[k] + go[k];
+        const float c = dc[k] + h * o * (1.0f - t * t);
+        dg[k] = g * i * (1.0f - i) * c;
+        dg[H + k] = cp[k] * f * (1.0f - f) * c;
+        dg[2 * H + k] = i * (1.0f - g * g) * c;
+        dg[3 * H + k] = t * o * (1.0f - o) * h;
+        dc[k] = c * f;
+    }
+    for (int q = 0; q < 4; q++) { /* bf16 bits, round to nearest even */
+        const uint32_t *restrict bits = (const uint32_t *)(dg + q * H);
+        uint16_t *restrict out = dg16 + q * H;
+        for (int k = lo; k < hi; k++)
+            out[k] = (uint16_t)((bits[k] + 0x7FFFu + ((bits[k] >> 16) & 1u)) >> 16);
     }
 }
 
 static void backward_units(int H, int r0, int r1, int lo, int hi, const float *acts_t,
-                           const float *mult_t, const float *dc_from_h_t, const float *grad_t,
-                           float *d_gates_t, const float *dh, float *dc) {
+                           const float *c_prev, const float *tanh_c_t, const float *grad_t,
+                           float *d_gates_t, uint16_t *d16_t, const float *dh, float *dc) {
     for (int b = r0; b < r1; b++) {
         size_t r = (size_t)b * H, r4 = (size_t)b * 4 * H;
-        backward_row(H, lo, hi, acts_t + r4, mult_t + r4, dc_from_h_t + r, grad_t + r,
-                     d_gates_t + r4, dh + r, dc + r);
+        backward_row(H, lo, hi, acts_t + r4, c_prev + r, tanh_c_t + r, grad_t + r,
+                     d_gates_t + r4, d16_t + r4, dh + r, dc + r);
     }
 }
 
@@ -191,15 +200,15 @@ int musicvae_lstm_forward(int T, int B, int H, const uint16_t *w_hh_t, float *ac
     return 0;
 }
 
-/* Backward of the recurrence, steps T-1 .. 0: with acts (T, B, 4H) the forward's activations,
- * mult (T, B, 4H) and dc_from_h (T, B, H) fused_lstm's step-independent factors and grad_out
- * (T, B, H): dh += grad_out[t]; dc += dh * dc_from_h[t]; d_gates[t] = mult[t] * [dc, dc, dc,
- * dh]; dc *= f_t; dh = bf16(d_gates[t]) W_hh, w_hh in gemm_dot's blocked pair layout of
- * W_hh (4H, H): (ceil(H/64), 2H, 64, 2).
+/* Backward of the recurrence, steps T-1 .. 0, from the forward's acts (T, B, 4H; activations),
+ * cells (T, B, H), c0 (B, H), tanh_c (T, B, H) and grad_out (T, B, H): per step backward_row,
+ * then dh = bf16(d_gates[t]) W_hh, w_hh in gemm_dot's blocked pair layout of W_hh (4H, H):
+ * (ceil(H/64), 2H, 64, 2). Out: d_gates (T, B, 4H) and its bf16 bits d_gates16.
  * dh, dc (B, H): the final state's gradients in, h0's and c0's out. */
 int musicvae_lstm_backward(int T, int B, int H, const uint16_t *w_hh, const float *acts,
-                           const float *mult, const float *dc_from_h, const float *grad_out,
-                           float *d_gates, float *dh, float *dc, int threads) {
+                           const float *cells, const float *c0, const float *tanh_c,
+                           const float *grad_out, float *d_gates, uint16_t *d_gates16,
+                           float *dh, float *dc, int threads) {
     int by_rows;
     const size_t pair_stride = (size_t)2 * H + 1;
     uint32_t *pairs = setup(B, &threads, &by_rows, pair_stride);
@@ -211,8 +220,9 @@ int musicvae_lstm_backward(int T, int B, int H, const uint16_t *w_hh, const floa
         for (int t = T - 1; t >= 0; t--) {
             const size_t at = (size_t)t * B;
             float *dg = d_gates + at * 4 * H;
-            backward_units(H, s.r0, s.r1, s.lo, s.hi, acts + at * 4 * H, mult + at * 4 * H,
-                           dc_from_h + at * H, grad_out + at * H, dg, dh, dc);
+            const float *c_prev = t == 0 ? c0 : cells + (at - B) * H;
+            backward_units(H, s.r0, s.r1, s.lo, s.hi, acts + at * 4 * H, c_prev, tanh_c + at * H,
+                           grad_out + at * H, dg, d_gates16 + at * 4 * H, dh, dc);
             BARRIER(); /* every unit's d_gates of step t, before the product reads them */
             if (w.rows > 0 && s.hi > s.lo) {
                 for (int b = s.r0; b < s.r1; b++) /* dh = d_gates W_hh: replaced, not added */
@@ -239,10 +249,11 @@ int musicvae_lstm_forward(int T, int B, int H, const uint16_t *w_hh_t, float *ac
 }
 
 int musicvae_lstm_backward(int T, int B, int H, const uint16_t *w_hh, const float *acts,
-                           const float *mult, const float *dc_from_h, const float *grad_out,
-                           float *d_gates, float *dh, float *dc, int threads) {
-    (void)T, (void)B, (void)H, (void)w_hh, (void)acts, (void)mult, (void)dc_from_h;
-    (void)grad_out, (void)d_gates, (void)dh, (void)dc, (void)threads;
+                           const float *cells, const float *c0, const float *tanh_c,
+                           const float *grad_out, float *d_gates, uint16_t *d_gates16,
+                           float *dh, float *dc, int threads) {
+    (void)T, (void)B, (void)H, (void)w_hh, (void)acts, (void)cells, (void)c0, (void)tanh_c;
+    (void)grad_out, (void)d_gates, (void)d_gates16, (void)dh, (void)dc, (void)threads;
     return -1;
 }
 
