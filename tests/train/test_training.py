@@ -266,6 +266,19 @@ def test_bf16_on_a_cpu_without_bf16_is_an_error(dataset, tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+def test_the_optimizer_step_bumps_the_weights_versions():
+    """train.loop.adam's fused kernel would leave version counters alone; its step hook bumps
+    them, so caches keyed on them (the C decode loop's weights) see every step."""
+    from musicvae.train.loop import adam
+
+    w = torch.nn.Parameter(torch.randn(4, 3))
+    optimizer = adam([w], 1e-3)
+    w.grad = torch.ones_like(w)
+    before = w._version
+    optimizer.step()
+    assert w._version > before
+
+
 def test_precision_defaults_to_bf16_only_on_cpus_with_bf16_units(dataset, tmp_path, monkeypatch):
     from musicvae.cli import build_parser
     from musicvae.train import loop

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from musicvae.files import cache_root
@@ -269,21 +270,53 @@ def blocked_pair_layout(w: torch.Tensor) -> torch.Tensor:
 
 
 def _weights_key(core) -> tuple:
-    """Changes when a weight is replaced or modified in place (inference tensors, made under
-    torch.inference_mode, have no version counter and cannot be modified outside it)."""
+    """Changes when a weight is replaced or modified in place by an ordinary operation: each
+    parameter's storage and version counter (inference tensors, made under
+    torch.inference_mode, have none and cannot be modified outside it)."""
     return tuple(
         (p.data_ptr(), None if p.is_inference() else p._version) for p in core.parameters()
     )
 
 
+class _Samples:
+    """A few values spread over each parameter, read live: fused optimizer kernels (Adam's
+    fused=True) update parameters without bumping their version counters, but an optimizer
+    step moves (nearly) every value. Built once per storage; reading costs a few µs."""
+
+    COUNT = 8  # per parameter
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self.views = []
+        for p in params:
+            flat = p.detach().reshape(-1)
+            step = max(1, flat.numel() // self.COUNT)
+            if flat.dtype in (torch.float32, torch.float64) and flat.device.type == "cpu":
+                self.views.append(flat.numpy()[::step][: self.COUNT])  # shares p's memory
+            else:
+                self.views.append(flat[::step][: self.COUNT])
+        self.snapshot = self.read()
+
+    def read(self) -> bytes:
+        return b"".join(
+            v.tobytes() if isinstance(v, np.ndarray) else v.cpu().numpy().tobytes()
+            for v in self.views
+        )
+
+    def changed(self) -> bool:
+        return self.read() != self.snapshot
+
+
 def prepared(core, mode: int = FP32) -> PreparedWeights:
-    """core's weights for `mode`, made once per version of the weights; each mode's copy is
-    kept (a bf16 model switches between BF16 and BF16_DOT with the batch size)."""
+    """core's weights for `mode`, made once per version of the weights (storage, version
+    counter and sampled values, see _Samples); each mode's copy is kept (a bf16 model switches
+    between BF16 and BF16_DOT with the batch size)."""
     key = _weights_key(core)
     cache = core.__dict__.setdefault("_native_weights", {})  # not a parameter or buffer
-    if mode not in cache or cache[mode][0] != key:
-        cache[mode] = (key, PreparedWeights(core, mode))
-    return cache[mode][1]
+    entry = cache.get(mode)
+    if entry is None or entry[0] != key or entry[1].changed():
+        samples = _Samples(list(core.parameters()))  # before the copy: values it was made of
+        entry = cache[mode] = (key, samples, PreparedWeights(core, mode))
+    return entry[2]
 
 
 def decode(
