@@ -298,7 +298,7 @@ class _Samples:
 
     def read(self) -> bytes:
         return b"".join(
-            v.tobytes() if isinstance(v, np.ndarray) else v.cpu().numpy().tobytes()
+            v.tobytes() if isinstance(v, np.ndarray) else v.float().cpu().numpy().tobytes()
             for v in self.views
         )
 
