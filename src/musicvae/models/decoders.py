@@ -92,39 +92,19 @@ class CoreDecoder(nn.Module):
 
         Draws every row's coins (B, T) and uniforms (B, T, streams) first: step t + 1 is fed
         the row's own sample of step t (inverse CDF of the uniform, temperature 1) where its
-        coin of step t is below `probability`, else inputs[:, t + 1]. Where
-        native_decode.usable (CPU, no gradients) the loop runs in C with the same draws."""
+        coin of step t is below `probability`, else inputs[:, t + 1] (_free_running: in C
+        where native_decode.usable, CPU and no gradients, with the same draws)."""
         batch, steps = inputs.shape[:2]
         coins = torch.rand(batch, steps, device=e.device, generator=generator)  # (B, T)
         uniforms = torch.rand(
             batch, steps, len(self.depths), device=e.device, generator=generator
         )  # (B, T, S)
-        if native_decode.usable(e):
-            own, logits = native_decode.decode(
-                self, e, steps, 1.0, inputs[:, 0], uniforms, inputs, coins, probability
-            )  # (B, T, D) each
-        else:
-            own, logits = self._scheduled_loop(inputs, e, uniforms, coins, probability)
+        own, logits = self._free_running(
+            e, steps, 1.0, inputs[:, 0], uniforms, inputs, coins, probability
+        )  # (B, T, D) each
         take_own = coins[:, :-1, None] < probability  # (B, T - 1, 1): what step t + 1 reads
         fed = torch.where(take_own, own[:, :-1].to(inputs.dtype), inputs[:, 1:])
         return torch.cat([inputs[:, :1], fed], 1), logits
-
-    def _scheduled_loop(self, inputs, e, uniforms, coins, probability):
-        """_scheduled_steps' loop in torch -> own samples (B, T, D), logits (B, T, D)."""
-        state = self.initial_state(e)
-        const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
-        weights = self.cell.step_weights(const, self.output_depth)
-        x = inputs[:, 0]  # (B, D)
-        own, logits = [], []
-        for t in range(inputs.shape[1]):
-            out, state = self.cell.step(x, state, weights)
-            step_logits = self.projection(out)  # (B, D)
-            logits.append(step_logits)
-            own.append(sample_by_uniform(step_logits.detach(), self.depths, 1.0, uniforms[:, t]))
-            if t + 1 < inputs.shape[1]:
-                take_own = coins[:, t, None] < probability  # (B, 1)
-                x = torch.where(take_own, own[-1].to(inputs.dtype), inputs[:, t + 1])
-        return torch.stack(own, 1), torch.stack(logits, 1)
 
     def sample(
         self,
@@ -139,15 +119,26 @@ class CoreDecoder(nn.Module):
         Sampling at a temperature draws all uniforms first, (B, T, streams) from `generator`,
         and picks each token by inverse CDF (sample_by_uniform). Where native_decode.usable
         (CPU inference, the library built) the whole loop runs in C with the same uniforms;
-        elsewhere (gradients, GPUs, exact_decoding) this torch loop.
+        elsewhere (gradients, GPUs, exact_decoding) a torch loop.
         """
         uniforms = None
         if temperature:
             uniforms = torch.rand(
                 e.shape[0], length, len(self.depths), device=e.device, generator=generator
             )  # (B, T, S)
+        return self._free_running(e, length, temperature, start, uniforms)
+
+    def _free_running(
+        self, e, length, temperature, start, uniforms, teacher=None, coins=None, probability=0.0
+    ):
+        """The decode loop with native_decode.decode's arguments -> samples (B, T, D) one-hot
+        (the row's own tokens), logits (B, T, D): in C where native_decode.usable, else step by
+        step in torch. With `teacher` (B, T, D) and `coins` (B, T), step t + 1 reads the row's
+        own sample of step t where coins[:, t] < probability, else teacher[:, t + 1]."""
         if native_decode.usable(e):
-            return native_decode.decode(self, e, length, temperature, start, uniforms)
+            return native_decode.decode(
+                self, e, length, temperature, start, uniforms, teacher, coins, probability
+            )
         state = self.initial_state(e)
         const = self.cell.constant_input(e, self.output_depth)  # (B, 4H): e's part, once
         weights = self.cell.step_weights(const, self.output_depth)
@@ -157,9 +148,12 @@ class CoreDecoder(nn.Module):
             out, state = self.cell.step(x, state, weights)
             step_logits = self.projection(out)  # (B, D)
             u = None if uniforms is None else uniforms[:, t]
-            x = sample_by_uniform(step_logits, self.depths, temperature, u)
+            x = sample_by_uniform(step_logits.detach(), self.depths, temperature, u)
             samples.append(x)
             logits.append(step_logits)
+            if teacher is not None and t + 1 < length:
+                take_own = coins[:, t, None] < probability  # (B, 1)
+                x = torch.where(take_own, x.to(teacher.dtype), teacher[:, t + 1])
         return torch.stack(samples, 1), torch.stack(logits, 1)
 
 

@@ -88,16 +88,26 @@ class _FusedLstm(torch.autograd.Function):
         steps, batch, _ = x.shape
         hid = w_hh.shape[1]
         w_ih_d, w_hh_d = w_ih.to(dtype), w_hh.to(dtype)  # (4H, I), (4H, H): cast once
-        w_hh_t = w_hh_d.t()  # (H, 4H) view: the product's fast (F.linear) layout
         x_flat = x.reshape(steps * batch, -1).to(dtype)  # (T*B, I)
         gates = torch.mm(x_flat, w_ih_d.t()).float() + bias  # (T*B, 4H), fp32
         acts = gates.view(steps, batch, 4 * hid)  # becomes the activations, in place
         if steps and native_lstm.usable(x, dtype, hid):  # the same recurrence, one C call
             cells, tanh_c, outs = native_lstm.forward(acts, h0, c0, w_hh_d)
-            ctx.dtype, ctx.w_ih_d, ctx.w_hh_d = dtype, w_ih_d, w_hh_d
-            ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs)
-            return outs, outs[-1].clone(), cells[-1].clone()
-        cells = x.new_empty(steps, batch, hid, dtype=torch.float32)  # c_t
+        else:
+            cells, tanh_c, outs = _FusedLstm._forward_steps(acts, h0, c0, w_hh_d, dtype)
+        ctx.dtype, ctx.w_ih_d, ctx.w_hh_d = dtype, w_ih_d, w_hh_d
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs)
+        h, c = (outs[-1], cells[-1]) if steps else (h0, c0)
+        return outs, h.clone(), c.clone()
+
+    @staticmethod
+    def _forward_steps(acts, h0, c0, w_hh_d, dtype):
+        """The forward recurrence in torch: acts (T, B, 4H) pre-activations (without the
+        recurrent part) -> activations in place; cells c_t, tanh(c_t), outputs h_t (T, B, H)."""
+        steps, batch, hid4 = acts.shape
+        hid = hid4 // 4
+        w_hh_t = w_hh_d.t()  # (H, 4H) view: the product's fast (F.linear) layout
+        cells = acts.new_empty(steps, batch, hid)  # c_t
         tanh_c = torch.empty_like(cells)
         outs = torch.empty_like(cells)  # h_t
         h, c = h0, c0
@@ -111,24 +121,45 @@ class _FusedLstm(torch.autograd.Function):
             c = torch.mul(f, c, out=cells[t]).addcmul_(i, g)  # c' = f c + i g
             tc = tanh_(torch.mul(c, 1.0, out=tanh_c[t]))
             h = torch.mul(o, tc, out=outs[t])  # h' = o tanh(c')
-        ctx.dtype, ctx.w_ih_d, ctx.w_hh_d = dtype, w_ih_d, w_hh_d
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs)
-        return outs, h.clone(), c.clone()
+        return cells, tanh_c, outs
 
     @staticmethod
     def _backward(ctx, grad_out, grad_h, grad_c):
         x, h0, c0, w_ih, w_hh, acts, cells, tanh_c, outs = ctx.saved_tensors
         dtype = ctx.dtype
-        steps = acts.shape[0]
+        steps, batch, hid4 = acts.shape
+        hid = hid4 // 4
         dh = grad_h if grad_h is not None else torch.zeros_like(h0)
         dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
         if grad_out is None:
             grad_out = torch.zeros_like(outs)
-        if steps and native_lstm.usable(x, dtype, h0.shape[1]):  # the same recurrence, one C call
-            d_gates, d_gates16, dh, dc = native_lstm.backward(
+        if steps and native_lstm.usable(x, dtype, hid):  # the same recurrence, one C call
+            d_gates, flat_d, dh, dc = native_lstm.backward(
                 acts, cells, c0, tanh_c, grad_out, ctx.w_hh_d, dh, dc
+            )  # flat_d: d_gates in bf16, from C
+        else:
+            d_gates, dh, dc = _FusedLstm._backward_steps(
+                ctx, acts, cells, tanh_c, c0, grad_out, dh, dc
             )
-            return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc, d_gates16)
+            flat_d = d_gates.to(dtype)
+        # The gradients from d_gates (T, B, 4H) as three large products over all steps.
+        flat = d_gates.view(steps * batch, hid4)  # (T*B, 4H)
+        flat_d = flat_d.view(steps * batch, hid4)
+        h_prev = torch.cat([h0.unsqueeze(0), outs[:-1]]).view(steps * batch, hid)
+        d_w_hh = torch.mm(flat_d.t(), h_prev.to(dtype)).float()  # (4H, H)
+        x_flat = x.reshape(steps * batch, -1)
+        d_w_ih = torch.mm(flat_d.t(), x_flat.to(dtype)).float()  # (4H, I)
+        d_bias = flat.sum(0)  # (4H,)
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            w_ih_lin = ctx.w_ih_d.t().contiguous()  # (I, 4H)
+            d_x = torch.mm(flat_d, w_ih_lin.t()).float().view(steps, batch, -1)
+        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, None
+
+    @staticmethod
+    def _backward_steps(ctx, acts, cells, tanh_c, c0, grad_out, dh, dc):
+        """The backward recurrence in torch -> d_gates (T, B, 4H), h0's and c0's gradients."""
+        steps = acts.shape[0]
         i, f, g, o = acts.chunk(4, 2)  # (T, B, H) each
         c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])  # (T, B, H)
         # Step-independent factors: d gate_pre = (upstream) * factor.
@@ -149,28 +180,8 @@ class _FusedLstm(torch.autograd.Function):
             upstream = torch.cat([dc, dc, dc, dh], 1)  # (B, 4H)
             torch.mul(mult[t], upstream, out=d_gates[t])
             dc.mul_(f[t])
-            dh = torch.mm(d_gates[t].to(dtype), w_hh_lin.t()).float()  # (B, H)
-        return _FusedLstm._weight_grads(ctx, x, h0, outs, d_gates, dh, dc)
-
-    @staticmethod
-    def _weight_grads(ctx, x, h0, outs, d_gates, dh, dc, d_gates_d=None):
-        """The gradients from d_gates (T, B, 4H) as three large products over all steps
-        (`d_gates_d`: d_gates already in the products' dtype, or None)."""
-        dtype = ctx.dtype
-        steps, batch, hid4 = d_gates.shape
-        hid = hid4 // 4
-        flat = d_gates.view(steps * batch, hid4)  # (T*B, 4H)
-        flat_d = flat.to(dtype) if d_gates_d is None else d_gates_d.view(steps * batch, hid4)
-        h_prev = torch.cat([h0.unsqueeze(0), outs[:-1]]).view(steps * batch, hid)
-        d_w_hh = torch.mm(flat_d.t(), h_prev.to(dtype)).float()  # (4H, H)
-        x_flat = x.reshape(steps * batch, -1)
-        d_w_ih = torch.mm(flat_d.t(), x_flat.to(dtype)).float()  # (4H, I)
-        d_bias = flat.sum(0)  # (4H,)
-        d_x = None
-        if ctx.needs_input_grad[0]:
-            w_ih_lin = ctx.w_ih_d.t().contiguous()  # (I, 4H)
-            d_x = torch.mm(flat_d, w_ih_lin.t()).float().view(steps, batch, -1)
-        return d_x, dh, dc, d_w_ih, d_w_hh, d_bias, None
+            dh = torch.mm(d_gates[t].to(ctx.dtype), w_hh_lin.t()).float()  # (B, H)
+        return d_gates, dh, dc
 
 
 def fused_lstm(

@@ -179,13 +179,18 @@ def library() -> ctypes.CDLL | None:
 
 
 @contextmanager
-def exact_decoding():
-    """Within the block (this thread or task), decoding runs on the torch path only."""
-    token = _EXACT.set(True)
+def switched_on(flag: contextvars.ContextVar[bool]):
+    """Sets `flag` for the block (this thread or task): the switches to the torch paths."""
+    token = flag.set(True)
     try:
         yield
     finally:
-        _EXACT.reset(token)
+        flag.reset(token)
+
+
+def exact_decoding():
+    """Within the block (this thread or task), decoding runs on the torch path only."""
+    return switched_on(_EXACT)
 
 
 def usable(e: torch.Tensor) -> bool:

@@ -16,24 +16,17 @@ from __future__ import annotations
 import contextvars
 import ctypes
 import functools
-from contextlib import contextmanager
 
 import torch
 
-from musicvae.models.native_decode import blocked_pair_layout, library
+from musicvae.models.native_decode import _float_p, _ptr, blocked_pair_layout, library, switched_on
 
 _TORCH: contextvars.ContextVar[bool] = contextvars.ContextVar("torch_recurrences", default=False)
-_float_p = ctypes.POINTER(ctypes.c_float)
 
 
-@contextmanager
 def torch_recurrences():
     """Within the block (this thread or task), fused_lstm runs its torch loop (tests, A/B)."""
-    token = _TORCH.set(True)
-    try:
-        yield
-    finally:
-        _TORCH.reset(token)
+    return switched_on(_TORCH)
 
 
 @functools.cache
@@ -68,10 +61,6 @@ def usable(x: torch.Tensor, dtype: torch.dtype, hidden: int) -> bool:
         and not _TORCH.get()
         and _functions() is not None
     )
-
-
-def _ptr(t: torch.Tensor):
-    return ctypes.cast(t.data_ptr(), _float_p)
 
 
 def forward(

@@ -230,7 +230,7 @@ static int decode_rows(const struct decode *d, int first, int batch) {
     return 0;
 }
 
-enum { MIN_ROWS = 8, BLOCK_ROWS = 16 }; /* rows per block of work (whole 4-row groups) */
+enum { BLOCK_ROWS = 16 }; /* rows per block of work (whole 4-row groups) */
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -279,7 +279,7 @@ static int decode_split(const struct decode *d, int threads) {
                 const float *old = h[l][t % 2];
                 float *new = h[l][(t + 1) % 2];
                 int lo, hi;
-                own_units(H, me, n, &lo, &hi);
+                share_range(H, me, n, 16, &lo, &hi);
                 for (int bi = 0; bi < batch; bi++) {
                     float *g = gates + (size_t)bi * G, *v = xh + (size_t)bi * kmax;
                     const float *bias = l == 0 ? d->b0 + (size_t)bi * G : d->b[l];

@@ -226,12 +226,17 @@ static inline void matvec_add(int mode, const void *W, int K, int N, const float
     matvec_cols(mode, W, K, N, 0, N, x, batch, xstride, out, ostride, pairs);
 }
 
-/* Units [lo, hi) of a layer of H units for thread `me` of n: multiples of 16 (whole vectors of
- * the LSTM update, so a unit takes the same arithmetic whatever the thread count). */
-static inline void own_units(int H, int me, int n, int *lo, int *hi) {
-    int chunk = ((H + n - 1) / n + 15) / 16 * 16;
-    *lo = me * chunk < H ? me * chunk : H;
-    *hi = *lo + chunk < H ? *lo + chunk : H;
+/* Below 2 MIN_ROWS rows the loops' threads split units, not rows (fewer rows per thread do not
+ * pay for a thread). */
+enum { MIN_ROWS = 8 };
+
+/* Thread `me` of n's share [lo, hi) of `total` items (rows or units), in chunks of a multiple
+ * of `multiple`: whole 4-row groups of the products, whole 16-unit vectors of an LSTM update
+ * (so a unit takes the same arithmetic whatever the thread count), whole 64-output blocks. */
+static inline void share_range(int total, int me, int n, int multiple, int *lo, int *hi) {
+    int chunk = ((total + n - 1) / n + multiple - 1) / multiple * multiple;
+    *lo = me * chunk < total ? me * chunk : total;
+    *hi = *lo + chunk < total ? *lo + chunk : total;
 }
 
 #endif

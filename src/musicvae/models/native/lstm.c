@@ -33,8 +33,6 @@ static inline void restore_csr(unsigned int csr) { (void)csr; }
 #include <omp.h>
 #endif
 
-enum { LSTM_MIN_ROWS = 8 };
-
 /* Whether this build has the recurrences (they need the bf16 dot products). */
 int musicvae_lstm_available(void) { return HAVE_BF16_DOT; }
 
@@ -105,22 +103,16 @@ struct share {
 
 static struct share share_of(int B, int H, int me, int n, int by_rows) {
     struct share s = {0, B, 0, H};
-    if (by_rows) {
-        int per = (B + n - 1) / n;
-        per = (per + 3) / 4 * 4; /* whole 4-row groups of the products */
-        s.r0 = me * per < B ? me * per : B;
-        s.r1 = s.r0 + per < B ? s.r0 + per : B;
-    } else { /* whole blocks of 64 units: the weights' blocks (gemm_dot, blocked) */
-        int chunk = ((H + n - 1) / n + 63) / 64 * 64;
-        s.lo = me * chunk < H ? me * chunk : H;
-        s.hi = s.lo + chunk < H ? s.lo + chunk : H;
-    }
+    if (by_rows)
+        share_range(B, me, n, 4, &s.r0, &s.r1);
+    else /* whole blocks of 64 units: the weights' blocks (gemm_dot, blocked) */
+        share_range(H, me, n, 64, &s.lo, &s.hi);
     return s;
 }
 
 static int thread_count(int B, int threads, int *by_rows) {
-    *by_rows = B >= 2 * LSTM_MIN_ROWS;
-    if (*by_rows && threads > B / LSTM_MIN_ROWS) threads = B / LSTM_MIN_ROWS;
+    *by_rows = B >= 2 * MIN_ROWS;
+    if (*by_rows && threads > B / MIN_ROWS) threads = B / MIN_ROWS;
     return threads < 1 ? 1 : threads;
 }
 
